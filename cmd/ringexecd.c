@@ -1,0 +1,363 @@
+/* ringexecd: the server's main: flags, start-up checks, and the wiring of
+ * transport (WebSocket connections) to proto (the exec protocol) to the
+ * engine (processes), all on one io_uring loop.
+ *
+ * Prints exactly one line to stdout, the bound URL, then never writes there
+ * again. Logs go to stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "engine.h"
+#include "listen.h"
+#include "loop.h"
+#include "ringexec_version.h"
+#include "spawn.h"
+#include "ws.h"
+
+#define MAX_ORIGINS 32
+
+struct server {
+	struct loop *loop;
+	struct engine *eng;
+	struct proto *proto;
+	struct listener *listener;
+	struct loop_timer shutdown_timer;	/* polls for the end of shutdown */
+	uint64_t shutdown_started_ms;		/* 0 while serving */
+	bool killed;				/* SIGKILL sent during shutdown */
+};
+
+static const char usage[] =
+	"usage: ringexecd [options]\n"
+	"\n"
+	"A low-latency exec host: runs processes for agents over WebSocket JSON-RPC\n"
+	"(the codex exec-server protocol).\n"
+	"\n"
+	"  --listen URL           ws://IP:PORT (default ws://127.0.0.1:0; IPv6 as ws://[::1]:PORT)\n"
+	"  --session-ttl SECONDS  how long a dropped connection's session lives (only 0 so far:\n"
+	"                         its processes are killed at once)\n"
+	"  --retain-ms MS         keep a closed process's output this long (default 30000)\n"
+	"  --retain-bytes BYTES   output kept per process for process/read (default 1048576)\n"
+	"  --exit-drain-ms MS     how long `exited` waits for output streams (default 50)\n"
+	"  --max-processes N      unclosed processes per session (default 1024)\n"
+	"  --max-message BYTES    largest WebSocket message (default 67108864)\n"
+	"  --send-high-water B    pause process output above this many queued bytes (default 4194304)\n"
+	"  --allow-origin ORIGIN  accept upgrades carrying this Origin (repeatable)\n"
+	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
+	"  --version              print the version\n"
+	"  --help                 this text\n";
+
+static int parse_u64(const char *flag, const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-') {
+		fprintf(stderr, "ringexecd: invalid value `%s` for %s\n", s, flag);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- wiring ws <-> conn ---- */
+
+static int io_send(void *io, const char *msg, size_t len)
+{
+	return ws_send_text(io, msg, len);
+}
+
+static size_t io_queued(void *io)
+{
+	return ws_queued(io);
+}
+
+static void io_close(void *io, int code)
+{
+	ws_close(io, (uint16_t)code);
+}
+
+static const struct conn_io conn_io = {
+	.send = io_send,
+	.queued = io_queued,
+	.close = io_close,
+};
+
+static void *on_ws_open(void *ctx, struct ws_conn *ws, const char *peer)
+{
+	struct server *srv = ctx;
+	if (srv->shutdown_started_ms)
+		return NULL;
+	fprintf(stderr, "ringexecd: info: connection from %s\n", peer);
+	return conn_new(srv->proto, &conn_io, ws, peer);
+}
+
+static void on_ws_message(void *user, const char *data, size_t len, bool binary)
+{
+	(void)binary;
+	conn_on_message(user, data, len);
+}
+
+static void on_ws_drained(void *user)
+{
+	conn_on_drained(user);
+}
+
+static void on_ws_closed(void *user)
+{
+	conn_on_closed(user);
+}
+
+static const struct ws_handler ws_handler = {
+	.open = on_ws_open,
+	.message = on_ws_message,
+	.drained = on_ws_drained,
+	.closed = on_ws_closed,
+};
+
+static struct ws_config ws_cfg = {
+	.max_message = 64u << 20,
+	.max_head = 16u << 10,
+	.high_water = 4u << 20,
+};
+
+static void on_accept(void *ctx, int fd, const char *peer)
+{
+	ws_accept(((struct server *)ctx)->loop, fd, peer, &ws_cfg, &ws_handler, ctx);
+}
+
+/* ---- shutdown: stop accepting, TERM then KILL the groups, reap, exit ---- */
+
+static void shutdown_poll(struct loop_timer *t)
+{
+	struct server *srv = (struct server *)((char *)t - offsetof(struct server, shutdown_timer));
+	uint64_t now = loop_now_ms(srv->loop);
+	if (engine_unreaped(srv->eng) == 0 && ws_count() == 0) {
+		loop_stop(srv->loop);
+		return;
+	}
+	if (!srv->killed && now - srv->shutdown_started_ms >= 2000) {
+		engine_kill_all(srv->eng, SIGKILL);
+		srv->killed = true;
+	}
+	if (now - srv->shutdown_started_ms >= 5000) {
+		loop_stop(srv->loop);
+		return;
+	}
+	loop_timer_arm(srv->loop, &srv->shutdown_timer, 10);
+}
+
+static void on_shutdown_signal(void *ctx, int signo)
+{
+	struct server *srv = ctx;
+	if (srv->shutdown_started_ms)
+		return;
+	fprintf(stderr, "ringexecd: info: %s: shutting down\n", strsignal(signo));
+	srv->shutdown_started_ms = loop_now_ms(srv->loop);
+	if (srv->listener) {
+		listen_stop(srv->listener);
+		srv->listener = NULL;
+	}
+	engine_kill_all(srv->eng, SIGTERM);
+	engine_kill_all(srv->eng, SIGCONT);
+	ws_close_all(1001);
+	loop_timer_init(&srv->shutdown_timer, shutdown_poll);
+	loop_timer_arm(srv->loop, &srv->shutdown_timer, 10);
+}
+
+/* fds 0-2 must exist, or the first socket would become someone's stdout. */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int n = open("/dev/null", O_RDWR);
+		if (n >= 0 && n != fd)
+			close(n);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *listen_url = "ws://127.0.0.1:0";
+	const char *origins[MAX_ORIGINS + 1] = { 0 };
+	size_t norigins = 0;
+	struct engine_config ecfg = {
+		.retain_bytes = 1u << 20,
+		.retain_chunks = 50000,
+		.exit_drain_ms = 50,
+	};
+	struct proto_config pcfg = {
+		.retain_ms = 30000,
+		.session_ttl_ms = 0,
+		.max_processes = 1024,
+		.send_high_water = 4u << 20,
+		.max_spawn_bytes = 1u << 20,
+	};
+	enum { O_LISTEN = 256, O_TTL, O_RETAIN_MS, O_RETAIN_BYTES, O_DRAIN, O_MAXPROC, O_MAXMSG,
+	       O_HIGH, O_ORIGIN, O_LOG, O_VERSION, O_HELP };
+	static const struct option opts[] = {
+		{ "listen", required_argument, 0, O_LISTEN },
+		{ "session-ttl", required_argument, 0, O_TTL },
+		{ "retain-ms", required_argument, 0, O_RETAIN_MS },
+		{ "retain-bytes", required_argument, 0, O_RETAIN_BYTES },
+		{ "exit-drain-ms", required_argument, 0, O_DRAIN },
+		{ "max-processes", required_argument, 0, O_MAXPROC },
+		{ "max-message", required_argument, 0, O_MAXMSG },
+		{ "send-high-water", required_argument, 0, O_HIGH },
+		{ "allow-origin", required_argument, 0, O_ORIGIN },
+		{ "log-level", required_argument, 0, O_LOG },
+		{ "version", no_argument, 0, O_VERSION },
+		{ "help", no_argument, 0, O_HELP },
+		{ 0, 0, 0, 0 },
+	};
+	int opt;
+	uint64_t v;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_LISTEN:
+			listen_url = optarg;
+			break;
+		case O_TTL:
+			if (parse_u64("--session-ttl", optarg, &v) < 0)
+				return 2;
+			if (v != 0) {
+				fprintf(stderr, "ringexecd: --session-ttl: only 0 is supported so far\n");
+				return 2;
+			}
+			pcfg.session_ttl_ms = 0;
+			break;
+		case O_RETAIN_MS:
+			if (parse_u64("--retain-ms", optarg, &pcfg.retain_ms) < 0)
+				return 2;
+			break;
+		case O_RETAIN_BYTES:
+			if (parse_u64("--retain-bytes", optarg, &v) < 0)
+				return 2;
+			ecfg.retain_bytes = v;
+			break;
+		case O_DRAIN:
+			if (parse_u64("--exit-drain-ms", optarg, &v) < 0)
+				return 2;
+			ecfg.exit_drain_ms = (unsigned)v;
+			break;
+		case O_MAXPROC:
+			if (parse_u64("--max-processes", optarg, &v) < 0)
+				return 2;
+			pcfg.max_processes = v;
+			break;
+		case O_MAXMSG:
+			if (parse_u64("--max-message", optarg, &v) < 0 || v == 0)
+				return 2;
+			ws_cfg.max_message = v;
+			break;
+		case O_HIGH:
+			if (parse_u64("--send-high-water", optarg, &v) < 0 || v == 0)
+				return 2;
+			pcfg.send_high_water = v;
+			ws_cfg.high_water = v;
+			break;
+		case O_ORIGIN:
+			if (norigins == MAX_ORIGINS) {
+				fprintf(stderr, "ringexecd: too many --allow-origin\n");
+				return 2;
+			}
+			origins[norigins++] = optarg;
+			break;
+		case O_LOG:
+			if (strcmp(optarg, "error") && strcmp(optarg, "warn") && strcmp(optarg, "info") &&
+			    strcmp(optarg, "debug")) {
+				fprintf(stderr, "ringexecd: --log-level must be error, warn, info or debug\n");
+				return 2;
+			}
+			break;
+		case O_VERSION:
+			printf("ringexecd %s\n", RINGEXEC_VERSION);
+			return 0;
+		case O_HELP:
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ringexecd: unexpected argument `%s`\n", argv[optind]);
+		return 2;
+	}
+	ws_cfg.allow_origins = origins;
+
+	char err[256];
+	int loopback;
+	if (listen_parse_url(listen_url, err, sizeof(err), &loopback) < 0) {
+		fprintf(stderr, "ringexecd: %s\n", err);
+		return 2;
+	}
+
+	ensure_std_fds();
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Children get the limit we started with; the server takes the hard limit. */
+	struct rlimit nofile;
+	getrlimit(RLIMIT_NOFILE, &nofile);
+	int ret = spawn_init(&nofile);
+	if (ret < 0) {
+		fprintf(stderr, "ringexecd: spawn set-up failed: %s\n", strerror(-ret));
+		return 1;
+	}
+	struct rlimit raised = { nofile.rlim_max, nofile.rlim_max };
+	setrlimit(RLIMIT_NOFILE, &raised);
+
+	struct server srv = { 0 };
+	ret = loop_new(&srv.loop, 4096);
+	if (ret < 0) {
+		fprintf(stderr,
+			"ringexecd: io_uring is unavailable: %s. It may be disabled by the "
+			"kernel.io_uring_disabled sysctl or blocked by a seccomp profile "
+			"(e.g. a container runtime's default).\n",
+			strerror(-ret));
+		return 1;
+	}
+	ecfg.on_shutdown_signal = on_shutdown_signal;
+	ecfg.ctx = &srv;
+	ret = engine_new(&srv.eng, srv.loop, &ecfg);
+	if (ret < 0) {
+		fprintf(stderr, "ringexecd: engine set-up failed: %s\n", strerror(-ret));
+		return 1;
+	}
+	ret = proto_new(&srv.proto, srv.eng, &pcfg);
+	if (ret < 0) {
+		fprintf(stderr, "ringexecd: out of memory\n");
+		return 1;
+	}
+	char url[128];
+	ret = listen_start(&srv.listener, srv.loop, listen_url, on_accept, &srv, url, sizeof(url), err,
+			   sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "ringexecd: %s\n", err);
+		return 1;
+	}
+	if (!loopback)
+		fprintf(stderr, "ringexecd: warn: listening on a non-loopback address without "
+				"authentication: anyone who can reach it can run commands\n");
+	fprintf(stderr, "ringexecd: info: listening on %s (exit waits: %s)\n", url,
+		loop_has_waitid(srv.loop) ? "IORING_OP_WAITID" : "POLL_ADD on pidfd + waitid");
+	printf("%s\n", url);
+	fflush(stdout);
+
+	ret = loop_run(srv.loop);
+	proto_free(srv.proto);
+	engine_free(srv.eng);
+	loop_free(srv.loop);
+	return ret < 0 ? 1 : 0;
+}

@@ -1,0 +1,148 @@
+/* engine: shared state of all procs; signals; orphan reaping.
+ *
+ * SIGCHLD, SIGTERM and SIGINT are blocked and read from a signalfd on the
+ * ring, so no work ever runs in a signal handler (DESIGN rule 5). As child
+ * subreaper, orphans of our children reparent to us: on SIGCHLD we reap
+ * only pids no proc tracks (tracked children are reaped via their pidfd),
+ * never with a blind waitid(P_ALL), which could steal a tracked status.
+ */
+#include "engine_int.h"
+#include "proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ENGINE_OUT_BGID 1
+#define ENGINE_OUT_BUFS 64
+#define ENGINE_OUT_BUF_SIZE (64 * 1024)
+
+static void engine_sig_arm(struct engine *eng);
+
+/* Reap children that no proc tracks (orphans reparented to us). */
+static void engine_reap_orphans(struct engine *eng)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	long pid;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		if (engine_tracks_pid(eng, (pid_t)pid))
+			continue;
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG);
+	}
+	fclose(f);
+}
+
+/* The signalfd became readable: drain it, then poll again. The read is a
+ * plain non-blocking read(2): a signalfd read must run in our own task, so
+ * it is not handed to the ring (an io-wq worker would read its own queue). */
+static void engine_sig_done(struct loop_op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct engine *eng = (struct engine *)((char *)op - offsetof(struct engine, sig_op));
+	eng->sig_inflight = false;
+	if (res == -ECANCELED)
+		return;
+	struct signalfd_siginfo ssi;
+	while (read(eng->sigfd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi)) {
+		int signo = (int)ssi.ssi_signo;
+		if (signo == SIGCHLD)
+			engine_reap_orphans(eng);
+		else if (eng->cfg.on_shutdown_signal)
+			eng->cfg.on_shutdown_signal(eng->cfg.ctx, signo);
+	}
+	engine_sig_arm(eng);
+}
+
+static void engine_sig_arm(struct engine *eng)
+{
+	if (eng->sig_inflight || eng->sigfd < 0)
+		return;
+	eng->sig_op.cb = engine_sig_done;
+	struct io_uring_sqe *sqe = loop_sqe(eng->loop, &eng->sig_op);
+	io_uring_prep_poll_add(sqe, eng->sigfd, POLLIN);
+	eng->sig_inflight = true;
+}
+
+int engine_new(struct engine **out, struct loop *lp, const struct engine_config *cfg)
+{
+	struct engine *eng = calloc(1, sizeof(*eng));
+	if (!eng)
+		return -ENOMEM;
+	eng->loop = lp;
+	eng->cfg = *cfg;
+	eng->sigfd = -1;
+	int ret;
+
+	eng->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (eng->devnull < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = loop_bufs_new(lp, &eng->out_bufs, ENGINE_OUT_BGID, ENGINE_OUT_BUFS,
+			    ENGINE_OUT_BUF_SIZE);
+	if (ret < 0)
+		goto fail;
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	eng->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (eng->sigfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	engine_sig_arm(eng);
+	*out = eng;
+	return 0;
+
+fail:
+	engine_free(eng);
+	return ret;
+}
+
+void engine_free(struct engine *eng)
+{
+	if (!eng)
+		return;
+	if (eng->out_bufs)
+		loop_bufs_free(eng->loop, eng->out_bufs);
+	if (eng->sigfd >= 0)
+		close(eng->sigfd);
+	if (eng->devnull >= 0)
+		close(eng->devnull);
+	free(eng);
+}
+
+struct loop *engine_loop(struct engine *eng)
+{
+	return eng->loop;
+}
+
+size_t engine_live_procs(const struct engine *eng)
+{
+	return eng->nprocs;
+}

@@ -1,0 +1,38 @@
+/* engine: what all procs share: the loop, the read buffers, the limits, the
+ * list of live children, and the signals (SIGCHLD for orphans that reparent
+ * to us as child subreaper; SIGTERM/SIGINT for shutdown), read through a
+ * signalfd on the ring. Knows no JSON and no sockets.
+ */
+#ifndef RINGEXEC_ENGINE_H
+#define RINGEXEC_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stddef.h>
+#include <sys/resource.h>
+
+struct loop;
+struct engine;
+
+struct engine_config {
+	size_t retain_bytes;		/* outlog byte cap per proc (1 MiB) */
+	size_t retain_chunks;		/* outlog chunk cap per proc (50,000) */
+	unsigned exit_drain_ms;		/* how long `exited` waits for streams (50) */
+	/* Called on the loop when SIGTERM or SIGINT arrives. */
+	void (*on_shutdown_signal)(void *ctx, int signo);
+	void *ctx;
+};
+
+/* Block the signals the engine reads, start the signalfd read, allocate the
+ * output buffers, become child subreaper. 0 or -errno. */
+int engine_new(struct engine **out, struct loop *lp, const struct engine_config *cfg);
+void engine_free(struct engine *eng);
+struct loop *engine_loop(struct engine *eng);
+/* SIGKILL every live proc's group (shutdown). */
+void engine_kill_all(struct engine *eng, int sig);
+/* Live procs (spawned, not yet freed). */
+size_t engine_live_procs(const struct engine *eng);
+/* Spawned children not yet reaped. */
+size_t engine_unreaped(const struct engine *eng);
+
+#endif

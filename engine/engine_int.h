@@ -1,0 +1,30 @@
+/* engine_int: the engine's fields, shared by engine.c and proc.c only. */
+#ifndef RINGEXEC_ENGINE_INT_H
+#define RINGEXEC_ENGINE_INT_H
+
+#include <sys/signalfd.h>
+
+#include "engine.h"
+#include "loop.h"
+
+struct proc;
+
+struct engine {
+	struct loop *loop;		/* the ring everything runs on */
+	struct engine_config cfg;	/* limits and the shutdown hook */
+	struct loop_bufs *out_bufs;	/* provided buffers for output reads */
+	int devnull;			/* /dev/null, stdin of pipe children */
+	int sigfd;			/* signalfd: SIGCHLD, SIGTERM, SIGINT */
+	struct loop_op sig_op;		/* the poll of sigfd */
+	bool sig_inflight;		/* sig_op submitted */
+	struct proc *procs;		/* live procs (spawned, not freed), a list */
+	size_t nprocs;			/* its length */
+};
+
+/* proc.c: link/unlink a spawned proc into eng->procs; is pid a live child
+ * that some proc will reap through its pidfd? */
+void engine_link_proc(struct engine *eng, struct proc *p);
+void engine_unlink_proc(struct engine *eng, struct proc *p);
+bool engine_tracks_pid(const struct engine *eng, pid_t pid);
+
+#endif

@@ -1,0 +1,697 @@
+/* proc: one child process: spawn, output reads, exit wait, stdin, signals.
+ *
+ * Transitions (proc_on, one per event):
+ *
+ *   STARTING --spawned--> RUNNING --exit reaped--> EXITED --all streams
+ *   ended--> CLOSED
+ *
+ * In EXITED the `exited` event waits for every stream to end, or for the
+ * drain timer (exit_drain_ms), whichever comes first; output read after it
+ * keeps flowing with higher seqs; `closed` comes once the exit has its seq
+ * and every stream has ended. Every in-flight op is counted in `inflight`;
+ * a released proc frees itself when that count reaches zero (DESIGN rule 1).
+ */
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+#include "loop.h"
+#include "spawn.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+enum proc_event {
+	EV_SPAWNED,		/* spawn returned 0 */
+	EV_EXIT,		/* the child was reaped */
+	EV_STREAM_END,		/* an output stream hit EOF (or failed) */
+	EV_DRAIN_TIMEOUT,	/* exit_drain_ms passed since the exit */
+};
+
+struct proc_stream {
+	struct loop_op op;	/* the read in flight */
+	struct proc *p;		/* owner */
+	int fd;			/* read end / PTY master; -1 once ended */
+	uint8_t kind;		/* enum outlog_stream */
+	bool inflight;		/* a read is submitted */
+	bool ended;		/* EOF, EIO on a PTY, or an error */
+};
+
+struct proc_wbuf {
+	struct proc_wbuf *next;
+	size_t len;		/* bytes in data */
+	size_t off;		/* bytes already written */
+	char data[];
+};
+
+struct proc {
+	struct engine *eng;		/* shared state */
+	struct proc *prev, *next;	/* eng->procs list, while linked */
+	bool linked;
+	const struct proc_observer *obs;	/* NULL once released */
+	void *ctx;			/* the observer's context */
+	enum proc_state state;
+	bool tty;
+	bool released;			/* the owner let go */
+	bool paused;			/* output reads paused by the observer */
+	pid_t pid;			/* also pgid and sid; 0 before spawn */
+	int pidfd;			/* -1 once reaped */
+	struct proc_stream streams[2];	/* stdout+stderr, or the PTY in [0] */
+	int nstreams;
+	struct loop_op wait_op;		/* WAITID, or POLL_ADD on the pidfd */
+	siginfo_t si;			/* written by WAITID at completion */
+	bool wait_inflight;
+	int exit_code;			/* status, or 128+signal */
+	int exit_signo;			/* terminating signal, or 0 */
+	uint64_t exit_seq;		/* seq of `exited`, 0 until emitted */
+	bool drain_expired;		/* the drain timer fired */
+	struct loop_timer drain_timer;
+	uint64_t next_seq;		/* next seq to assign, from 1 */
+	struct outlog log;		/* retained output */
+	int stdin_fd;			/* pipe write end or a dup of the master; -1 if none */
+	bool stdin_open;		/* writes can still reach the child */
+	struct proc_wbuf *wq_head;	/* stdin bytes queued, in order */
+	struct proc_wbuf **wq_tail;
+	size_t wq_bytes;		/* unwritten bytes in the queue */
+	struct loop_op write_op;	/* the stdin write in flight */
+	bool write_inflight;
+	int inflight;			/* ops in flight, all kinds */
+	struct loop_defer rearm;	/* re-arm reads next turn (after ENOBUFS) */
+};
+
+static void proc_on(struct proc *p, enum proc_event ev);
+static void proc_read_arm(struct proc_stream *s);
+static void proc_write_arm(struct proc *p);
+static void proc_wait_arm(struct proc *p);
+
+enum proc_write_status proc_write_status_of(enum proc_state state, bool stdin_open)
+{
+	switch (state) {
+	case PROC_STARTING:
+		return PROC_WRITE_STARTING;
+	case PROC_RUNNING:
+	case PROC_EXITED:
+		return stdin_open ? PROC_WRITE_ACCEPTED : PROC_WRITE_STDIN_CLOSED;
+	case PROC_CLOSED:
+		return PROC_WRITE_STDIN_CLOSED;
+	}
+	return PROC_WRITE_UNKNOWN;
+}
+
+/* ---- engine list (declared in engine_int.h) ---- */
+
+void engine_link_proc(struct engine *eng, struct proc *p)
+{
+	p->prev = NULL;
+	p->next = eng->procs;
+	if (eng->procs)
+		eng->procs->prev = p;
+	eng->procs = p;
+	eng->nprocs++;
+	p->linked = true;
+}
+
+void engine_unlink_proc(struct engine *eng, struct proc *p)
+{
+	if (!p->linked)
+		return;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		eng->procs = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	eng->nprocs--;
+	p->linked = false;
+}
+
+bool engine_tracks_pid(const struct engine *eng, pid_t pid)
+{
+	for (const struct proc *p = eng->procs; p; p = p->next)
+		if (p->pid == pid && p->pidfd >= 0)
+			return true;
+	return false;
+}
+
+size_t engine_unreaped(const struct engine *eng)
+{
+	size_t n = 0;
+	for (const struct proc *p = eng->procs; p; p = p->next)
+		n += p->pidfd >= 0;
+	return n;
+}
+
+void engine_kill_all(struct engine *eng, int sig)
+{
+	for (struct proc *p = eng->procs; p; p = p->next)
+		proc_signal(p, sig);
+}
+
+/* ---- lifetime ---- */
+
+static void proc_rearm_deferred(struct loop_defer *d);
+
+struct proc *proc_new(struct engine *eng, const struct proc_observer *obs, void *ctx)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->eng = eng;
+	p->obs = obs;
+	p->ctx = ctx;
+	p->state = PROC_STARTING;
+	p->pidfd = -1;
+	p->stdin_fd = -1;
+	p->next_seq = 1;
+	p->wq_tail = &p->wq_head;
+	p->rearm.fn = proc_rearm_deferred;
+	for (int i = 0; i < 2; i++) {
+		p->streams[i].p = p;
+		p->streams[i].fd = -1;
+		p->streams[i].ended = true;
+	}
+	loop_timer_init(&p->drain_timer, NULL);
+	outlog_init(&p->log, eng->cfg.retain_bytes, eng->cfg.retain_chunks);
+	return p;
+}
+
+static void proc_close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void proc_cancel(struct proc *p, struct loop_op *op)
+{
+	struct io_uring_sqe *sqe = loop_sqe_noop(p->eng->loop);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+}
+
+static void proc_free_wbufs(struct proc_wbuf *w)
+{
+	while (w) {
+		struct proc_wbuf *next = w->next;
+		free(w);
+		w = next;
+	}
+}
+
+/* stdin is over: discard what is queued. A buffer the kernel is writing
+ * from stays until that write completes (it is cancelled here). */
+static void proc_drop_stdin(struct proc *p)
+{
+	p->stdin_open = false;
+	p->wq_bytes = 0;
+	if (p->write_inflight && p->wq_head) {
+		proc_free_wbufs(p->wq_head->next);
+		p->wq_head->next = NULL;
+		p->wq_tail = &p->wq_head->next;
+		proc_cancel(p, &p->write_op);
+		return;
+	}
+	proc_free_wbufs(p->wq_head);
+	p->wq_head = NULL;
+	p->wq_tail = &p->wq_head;
+	proc_close_fd(&p->stdin_fd);
+}
+
+static void proc_free(struct proc *p)
+{
+	engine_unlink_proc(p->eng, p);
+	loop_timer_cancel(p->eng->loop, &p->drain_timer);
+	loop_defer_cancel(p->eng->loop, &p->rearm);
+	for (int i = 0; i < 2; i++)
+		proc_close_fd(&p->streams[i].fd);
+	proc_drop_stdin(p);
+	proc_close_fd(&p->pidfd);
+	outlog_free(&p->log);
+	free(p);
+}
+
+/* Called at the end of every completion: free a released proc with no ops left. */
+static bool proc_maybe_free(struct proc *p)
+{
+	if (!p->released || p->inflight > 0)
+		return false;
+	proc_free(p);
+	return true;
+}
+
+void proc_release(struct proc *p)
+{
+	p->released = true;
+	p->obs = NULL;
+	loop_timer_cancel(p->eng->loop, &p->drain_timer);
+	if (p->state != PROC_STARTING && p->state != PROC_CLOSED)
+		proc_signal(p, SIGKILL);
+	for (int i = 0; i < p->nstreams; i++)
+		if (p->streams[i].inflight)
+			proc_cancel(p, &p->streams[i].op);
+	proc_drop_stdin(p);
+	/* The exit wait stays: the SIGKILL above ends it soon. */
+	proc_maybe_free(p);
+}
+
+/* ---- events to the observer ---- */
+
+static bool proc_streams_ended(const struct proc *p)
+{
+	for (int i = 0; i < p->nstreams; i++)
+		if (!p->streams[i].ended)
+			return false;
+	return true;
+}
+
+static void proc_emit_exited(struct proc *p)
+{
+	p->exit_seq = p->next_seq++;
+	loop_timer_cancel(p->eng->loop, &p->drain_timer);
+	if (p->obs)
+		p->obs->exited(p->ctx, p, p->exit_seq, p->exit_code, p->exit_signo);
+}
+
+static void proc_emit_closed(struct proc *p)
+{
+	uint64_t seq = p->next_seq++;
+	p->state = PROC_CLOSED;
+	proc_drop_stdin(p);
+	if (p->obs)
+		p->obs->closed(p->ctx, p, seq);
+}
+
+static void proc_drain_timeout(struct loop_timer *t)
+{
+	struct proc *p = container_of(t, struct proc, drain_timer);
+	p->drain_expired = true;
+	proc_on(p, EV_DRAIN_TIMEOUT);
+}
+
+/* The transition function: one place decides what an event means in a state. */
+static void proc_on(struct proc *p, enum proc_event ev)
+{
+	switch (p->state) {
+	case PROC_STARTING:
+		if (ev == EV_SPAWNED)
+			p->state = PROC_RUNNING;
+		break;
+	case PROC_RUNNING:
+		if (ev != EV_EXIT)
+			break;	/* a stream may end before the exit: nothing yet */
+		p->state = PROC_EXITED;
+		/* The exit may already complete the drain. */
+		__attribute__((fallthrough));
+	case PROC_EXITED:
+		if (!p->exit_seq) {
+			if (proc_streams_ended(p) || p->drain_expired) {
+				proc_emit_exited(p);
+			} else if (!loop_timer_armed(&p->drain_timer)) {
+				p->drain_timer.fn = proc_drain_timeout;
+				loop_timer_arm(p->eng->loop, &p->drain_timer, p->eng->cfg.exit_drain_ms);
+			}
+		}
+		if (p->exit_seq && proc_streams_ended(p))
+			proc_emit_closed(p);
+		break;
+	case PROC_CLOSED:
+		break;
+	}
+}
+
+/* ---- output reads ---- */
+
+static void proc_stream_end(struct proc_stream *s)
+{
+	s->ended = true;
+	proc_close_fd(&s->fd);
+	proc_on(s->p, EV_STREAM_END);
+}
+
+static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct proc_stream *s = container_of(op, struct proc_stream, op);
+	struct proc *p = s->p;
+	struct loop_bufs *bufs = p->eng->out_bufs;
+
+	s->inflight = false;
+	p->inflight--;
+	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+		const void *data = loop_bufs_get(bufs, flags);
+		if (!p->released) {
+			const struct outlog_chunk *c =
+				outlog_append(&p->log, p->next_seq, s->kind, data, (size_t)res);
+			if (c) {
+				p->next_seq++;
+				if (p->obs && !p->obs->output(p->ctx, p, c))
+					p->paused = true;
+			} else {
+				fprintf(stderr, "ringexecd: error: pid %d: out of memory, %d bytes of output lost\n",
+					(int)p->pid, res);
+			}
+		}
+		loop_bufs_put(bufs, flags);
+		proc_read_arm(s);
+	} else {
+		/* A selected buffer comes back even with EOF: return it. */
+		if (flags & IORING_CQE_F_BUFFER)
+			loop_bufs_put(bufs, flags);
+		if (!p->released && (res == -ENOBUFS || res == -EAGAIN || res == -EINTR)) {
+			/* Buffers are given back within this batch: try again next turn. */
+			loop_defer(p->eng->loop, &p->rearm);
+		} else {
+			/* 0 is EOF on a pipe; EIO is EOF on a PTY master; errors end it too. */
+			if (res < 0 && res != -EIO && res != -ECANCELED)
+				fprintf(stderr, "ringexecd: warn: pid %d: output read: %s\n",
+					(int)p->pid, strerror(-res));
+			proc_stream_end(s);
+		}
+	}
+	proc_maybe_free(p);
+}
+
+static void proc_read_arm(struct proc_stream *s)
+{
+	struct proc *p = s->p;
+	if (s->inflight || s->ended || p->paused || p->released)
+		return;
+	struct loop_bufs *bufs = p->eng->out_bufs;
+	s->op.cb = proc_read_done;
+	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &s->op);
+	io_uring_prep_read(sqe, s->fd, NULL, loop_bufs_size(bufs), (uint64_t)-1);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = loop_bufs_group(bufs);
+	s->inflight = true;
+	p->inflight++;
+}
+
+static void proc_rearm_deferred(struct loop_defer *d)
+{
+	struct proc *p = container_of(d, struct proc, rearm);
+	for (int i = 0; i < p->nstreams; i++)
+		proc_read_arm(&p->streams[i]);
+}
+
+void proc_resume_output(struct proc *p)
+{
+	if (!p->paused)
+		return;
+	p->paused = false;
+	for (int i = 0; i < p->nstreams; i++)
+		proc_read_arm(&p->streams[i]);
+}
+
+/* ---- exit wait ---- */
+
+static void proc_record_exit(struct proc *p, const siginfo_t *si)
+{
+	if (si->si_code == CLD_EXITED) {
+		p->exit_code = si->si_status;
+		p->exit_signo = 0;
+	} else if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED) {
+		p->exit_code = 128 + si->si_status;
+		p->exit_signo = si->si_status;
+	} else {
+		p->exit_code = -1;
+		p->exit_signo = 0;
+	}
+}
+
+static void proc_reaped(struct proc *p)
+{
+	proc_close_fd(&p->pidfd);
+	proc_on(p, EV_EXIT);
+}
+
+static void proc_wait_done(struct loop_op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct proc *p = container_of(op, struct proc, wait_op);
+	p->wait_inflight = false;
+	p->inflight--;
+
+	if (res == -EINTR || res == -EAGAIN) {
+		proc_wait_arm(p);
+	} else if (loop_has_waitid(p->eng->loop)) {
+		if (res < 0) {
+			fprintf(stderr, "ringexecd: warn: pid %d: waitid: %s\n", (int)p->pid,
+				strerror(-res));
+			p->exit_code = -1;
+		} else {
+			proc_record_exit(p, &p->si);
+		}
+		proc_reaped(p);
+	} else {
+		/* POLL_ADD fired: the pidfd is readable once the child has exited. */
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		int ret = waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+		if (ret == 0 && si.si_pid == 0) {
+			proc_wait_arm(p);
+		} else {
+			if (ret < 0)
+				p->exit_code = -1;
+			else
+				proc_record_exit(p, &si);
+			proc_reaped(p);
+		}
+	}
+	proc_maybe_free(p);
+}
+
+static void proc_wait_arm(struct proc *p)
+{
+	p->wait_op.cb = proc_wait_done;
+	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &p->wait_op);
+	if (loop_has_waitid(p->eng->loop)) {
+		memset(&p->si, 0, sizeof(p->si));
+		io_uring_prep_rw(RINGEXEC_OP_WAITID, sqe, p->pidfd, NULL, P_PIDFD, 0);
+		sqe->file_index = WEXITED;
+		sqe->addr2 = (uint64_t)(uintptr_t)&p->si;
+	} else {
+		io_uring_prep_poll_add(sqe, p->pidfd, POLLIN);
+	}
+	p->wait_inflight = true;
+	p->inflight++;
+}
+
+/* ---- stdin ---- */
+
+static void proc_write_done(struct loop_op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct proc *p = container_of(op, struct proc, write_op);
+	p->write_inflight = false;
+	p->inflight--;
+
+	if (!p->stdin_open) {
+		/* Dropped while this write was in flight: its buffer goes now. */
+		proc_drop_stdin(p);
+	} else if (res > 0 && p->wq_head) {
+		struct proc_wbuf *w = p->wq_head;
+		w->off += (size_t)res;
+		p->wq_bytes -= (size_t)res;
+		if (w->off == w->len) {
+			p->wq_head = w->next;
+			if (!p->wq_head)
+				p->wq_tail = &p->wq_head;
+			free(w);
+		}
+		proc_write_arm(p);
+	} else if (res == -EAGAIN || res == -EINTR) {
+		proc_write_arm(p);
+	} else {
+		/* EPIPE, EIO (PTY hang-up): the child's side is gone. */
+		proc_drop_stdin(p);
+	}
+	proc_maybe_free(p);
+}
+
+static void proc_write_arm(struct proc *p)
+{
+	struct proc_wbuf *w = p->wq_head;
+	if (p->write_inflight || !w || !p->stdin_open || p->released)
+		return;
+	p->write_op.cb = proc_write_done;
+	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &p->write_op);
+	io_uring_prep_write(sqe, p->stdin_fd, w->data + w->off, (unsigned)(w->len - w->off),
+			    (uint64_t)-1);
+	p->write_inflight = true;
+	p->inflight++;
+}
+
+enum proc_write_status proc_write(struct proc *p, const void *data, size_t len)
+{
+	enum proc_write_status st = proc_write_status_of(p->state, p->stdin_open);
+	if (st != PROC_WRITE_ACCEPTED || len == 0)
+		return st;
+	struct proc_wbuf *w = malloc(sizeof(*w) + len);
+	if (!w)
+		return PROC_WRITE_STDIN_CLOSED;
+	w->next = NULL;
+	w->len = len;
+	w->off = 0;
+	memcpy(w->data, data, len);
+	*p->wq_tail = w;
+	p->wq_tail = &w->next;
+	p->wq_bytes += len;
+	proc_write_arm(p);
+	return PROC_WRITE_ACCEPTED;
+}
+
+size_t proc_stdin_queued(const struct proc *p)
+{
+	return p->wq_bytes;
+}
+
+/* ---- spawn ---- */
+
+static void proc_stream_init(struct proc_stream *s, int fd, enum outlog_stream kind)
+{
+	s->fd = fd;
+	s->kind = (uint8_t)kind;
+	s->ended = false;
+	s->inflight = false;
+}
+
+int proc_spawn(struct proc *p, const struct proc_spec *spec)
+{
+	struct engine *eng = p->eng;
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
+	int master = -1, slave = -1;
+	struct spawn_spec ss = {
+		.argv = spec->argv,
+		.arg0 = spec->arg0,
+		.envp = spec->envp,
+		.cwd = spec->cwd,
+	};
+	int ret;
+
+	if (spec->tty) {
+		ret = spawn_open_pty(&master, &slave, spec->rows ? spec->rows : 24,
+				     spec->cols ? spec->cols : 80);
+		if (ret < 0)
+			return ret;
+		ss.stdin_fd = ss.stdout_fd = ss.stderr_fd = slave;
+		ss.ctty = true;
+	} else {
+		if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+		    (spec->pipe_stdin && pipe2(in, O_CLOEXEC) < 0)) {
+			ret = -errno;
+			goto fail;
+		}
+		ss.stdin_fd = spec->pipe_stdin ? in[0] : eng->devnull;
+		ss.stdout_fd = out[1];
+		ss.stderr_fd = err[1];
+	}
+
+	struct spawn_result sr;
+	ret = spawn_start(&ss, &sr);
+	/* The child has its copies now (or failed): drop ours. */
+	proc_close_fd(&slave);
+	proc_close_fd(&out[1]);
+	proc_close_fd(&err[1]);
+	proc_close_fd(&in[0]);
+	if (ret < 0)
+		goto fail;
+
+	p->pid = sr.pid;
+	p->pidfd = sr.pidfd;
+	p->tty = spec->tty;
+	if (spec->tty) {
+		proc_stream_init(&p->streams[0], master, OUTLOG_PTY);
+		p->nstreams = 1;
+		p->stdin_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+		p->stdin_open = p->stdin_fd >= 0;
+	} else {
+		proc_stream_init(&p->streams[0], out[0], OUTLOG_STDOUT);
+		proc_stream_init(&p->streams[1], err[0], OUTLOG_STDERR);
+		p->nstreams = 2;
+		p->stdin_fd = in[1];
+		p->stdin_open = spec->pipe_stdin;
+	}
+	engine_link_proc(eng, p);
+	proc_on(p, EV_SPAWNED);
+	for (int i = 0; i < p->nstreams; i++)
+		proc_read_arm(&p->streams[i]);
+	proc_wait_arm(p);
+	return 0;
+
+fail:
+	proc_close_fd(&master);
+	proc_close_fd(&slave);
+	for (int i = 0; i < 2; i++) {
+		proc_close_fd(&out[i]);
+		proc_close_fd(&err[i]);
+		proc_close_fd(&in[i]);
+	}
+	return ret;
+}
+
+/* ---- signals and accessors ---- */
+
+int proc_signal(struct proc *p, int sig)
+{
+	if (p->pid <= 0 || p->state == PROC_CLOSED)
+		return -ESRCH;
+	if (kill(-p->pid, sig) < 0)
+		return -errno;
+	return 0;
+}
+
+bool proc_running(const struct proc *p)
+{
+	return p->state == PROC_RUNNING;
+}
+
+enum proc_state proc_state(const struct proc *p)
+{
+	return p->state;
+}
+
+pid_t proc_pid(const struct proc *p)
+{
+	return p->pid;
+}
+
+bool proc_is_tty(const struct proc *p)
+{
+	return p->tty;
+}
+
+const struct outlog *proc_log(const struct proc *p)
+{
+	return &p->log;
+}
+
+uint64_t proc_next_seq(const struct proc *p)
+{
+	return p->next_seq;
+}
+
+bool proc_exit_event(const struct proc *p, uint64_t *seq, int *exit_code)
+{
+	if (!p->exit_seq)
+		return false;
+	*seq = p->exit_seq;
+	*exit_code = p->exit_code;
+	return true;
+}
+
+void *proc_ctx(const struct proc *p)
+{
+	return p->ctx;
+}
+
+void proc_set_delivered(struct proc *p, uint64_t seq)
+{
+	outlog_set_delivered(&p->log, seq);
+}

@@ -1,0 +1,409 @@
+/* spawn: clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) child start, PTY pairs (see spawn.h).
+ *
+ * Owns the child stack (mapped once; reused because the parent is suspended
+ * while the child runs on it) and the PATH search, prepared in the parent.
+ * The child side must not allocate, lock, return, or run instrumented code:
+ * raw syscalls only, results through struct spawn_ctx. Not reentrant.
+ */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SPAWN_STACK_SIZE (256 * 1024)
+#define SPAWN_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* Code that runs in the child: ASan and UBSan cannot follow a CLONE_VM child
+ * on a private stack, and inlining would pull it into instrumented code. */
+#define SPAWN_CHILD __attribute__((noinline, no_sanitize("address", "undefined")))
+
+/* An exec (or access) error after which the PATH search goes on, as execvp. */
+#define SPAWN_SKIPPABLE(e) ((e) == ENOENT || (e) == ENOTDIR || (e) == EACCES || \
+			    (e) == ELOOP || (e) == ENAMETOOLONG)
+
+/* The kernel's struct rlimit64, for prlimit64 (glibc's struct rlimit is
+ * narrower on 32-bit ABIs). */
+struct spawn_klimit {
+	uint64_t cur;
+	uint64_t max;
+};
+
+/* The kernel's struct sigaction for rt_sigaction (x86_64, arm64 and the
+ * generic layout: handler first). Only SIG_DFL (0) with no flags is ever
+ * passed, so the trailing fields are zero whatever the arch calls them.
+ * glibc's sigaction() would refuse its internal signals 32 and 33. */
+struct spawn_ksigaction {
+	uintptr_t handler;
+	unsigned long flags;
+	uintptr_t restorer;
+	uint64_t mask;
+};
+
+static const struct spawn_ksigaction spawn_sig_dfl;	/* all zero: SIG_DFL */
+static const uint64_t spawn_mask_none;			/* all zero: nothing blocked */
+
+static struct {
+	void *map;			/* guard page + stack; NULL before spawn_init */
+	size_t maplen;
+	void *top;			/* initial stack pointer (stacks grow down) */
+	struct spawn_klimit nofile;	/* RLIMIT_NOFILE for children */
+} spawn_g;
+
+/* Shared by parent and child (CLONE_VM): on the parent's stack. */
+struct spawn_ctx {
+	const struct spawn_spec *spec;
+	char *const *argv;		/* as the child sees it (arg0 applied) */
+	char *const *envp;
+	char *const *cands;		/* execve candidates in order, NULL-terminated */
+	pid_t ppid;			/* the parent's pid, for the PDEATHSIG check */
+	volatile int err;		/* child -> parent: 0 exec'd, -errno failed */
+};
+
+int spawn_init(const struct rlimit *child_nofile)
+{
+	struct rlimit cur;
+	if (!child_nofile) {
+		if (getrlimit(RLIMIT_NOFILE, &cur) < 0)
+			return -errno;
+		child_nofile = &cur;
+	}
+	rlim_t c = child_nofile->rlim_cur, m = child_nofile->rlim_max;
+	struct spawn_klimit lim = {
+		.cur = c == RLIM_INFINITY ? UINT64_MAX : c,
+		.max = m == RLIM_INFINITY ? UINT64_MAX : m,
+	};
+
+	if (!spawn_g.map) {
+		long page = sysconf(_SC_PAGESIZE);
+		if (page <= 0)
+			page = 4096;
+		size_t len = SPAWN_STACK_SIZE + (size_t)page;
+		void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (map == MAP_FAILED)
+			return -errno;
+		/* Guard page at the low end: an overflow faults instead of
+		 * scribbling over whatever is mapped below. */
+		if (mprotect(map, (size_t)page, PROT_NONE) < 0) {
+			int ret = -errno;
+			munmap(map, len);
+			return ret;
+		}
+		spawn_g.map = map;
+		spawn_g.maplen = len;
+		spawn_g.top = (char *)map + len;
+	}
+	spawn_g.nofile = lim;
+	return 0;
+}
+
+static const char *spawn_env_path(const char *const *envp)
+{
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, "PATH=", 5) == 0)
+			return *envp + 5;
+	return NULL;
+}
+
+/* The paths to try for prog, NULL-terminated, in one allocation to free():
+ * prog itself when it has a '/', else dir/prog for each entry of envp's PATH
+ * (the default without one), "./prog" for an empty entry. NULL on ENOMEM. */
+static char **spawn_candidates(const char *prog, const char *const *envp)
+{
+	char **v;
+
+	if (strchr(prog, '/')) {
+		v = malloc(2 * sizeof(*v));
+		if (!v)
+			return NULL;
+		v[0] = (char *)prog;
+		v[1] = NULL;
+		return v;
+	}
+
+	const char *path = spawn_env_path(envp);
+	if (!path)
+		path = SPAWN_DEFAULT_PATH;
+	size_t plen = strlen(path), nlen = strlen(prog), n = 1;
+	for (const char *p = path; *p; p++)
+		n += *p == ':';
+	/* Each candidate: its dir (all dirs sum to < plen) plus "/" or "./",
+	 * the name and a NUL. */
+	v = malloc((n + 1) * sizeof(*v) + plen + n * (nlen + 3));
+	if (!v)
+		return NULL;
+	char *s = (char *)(v + n + 1);
+	const char *dir = path;
+	for (size_t i = 0; i < n; i++) {
+		const char *end = strchrnul(dir, ':');
+		size_t dlen = (size_t)(end - dir);
+		v[i] = s;
+		if (dlen) {
+			memcpy(s, dir, dlen);
+			s += dlen;
+		} else {
+			*s++ = '.';
+		}
+		*s++ = '/';
+		memcpy(s, prog, nlen + 1);
+		s += nlen + 1;
+		dir = end + 1;
+	}
+	v[n] = NULL;
+	return v;
+}
+
+static SPAWN_CHILD __attribute__((noreturn)) void spawn_child_fail(struct spawn_ctx *c, int err)
+{
+	c->err = -err;
+	for (;;)
+		syscall(SYS_exit_group, 127);
+}
+
+/* The child, between clone and execve. It starts with every signal blocked
+ * (the parent's mask) and shares the parent's memory: it writes nothing but
+ * c->err (and errno, the parent's, which the parent does not read on
+ * success). */
+static SPAWN_CHILD int spawn_child(void *arg)
+{
+	struct spawn_ctx *c = arg;
+	const struct spawn_spec *s = c->spec;
+
+	/* Dispositions first, while everything is still blocked: from here on
+	 * no signal can reach one of the server's handlers. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		syscall(SYS_rt_sigaction, sig, &spawn_sig_dfl, NULL, sizeof(spawn_sig_dfl.mask));
+	}
+
+	if (syscall(SYS_setsid) < 0)
+		spawn_child_fail(c, errno);
+
+	/* 0/1/2. A source may itself be 0, 1 or 2 (a permutation would clobber
+	 * one before it is copied), or the same fd twice (a PTY slave is all
+	 * three), and dup2(fd, fd) would leave FD_CLOEXEC set. So move every
+	 * source below 3 above 2 first; then each dup3 is a real copy, which
+	 * clears FD_CLOEXEC, and close_range drops the moved copies. */
+	int src[3] = { s->stdin_fd, s->stdout_fd, s->stderr_fd };
+	int fd[3];
+	for (int i = 0; i < 3; i++) {
+		fd[i] = src[i];
+		if (src[i] >= 3)
+			continue;
+		int j;
+		for (j = 0; j < i && src[j] != src[i]; j++)
+			;
+		if (j < i) {
+			fd[i] = fd[j];
+			continue;
+		}
+		long r = syscall(SYS_fcntl, src[i], F_DUPFD, 3);
+		if (r < 0)
+			spawn_child_fail(c, errno);
+		fd[i] = (int)r;
+	}
+	for (int i = 0; i < 3; i++)
+		if (syscall(SYS_dup3, fd[i], i, 0) < 0)
+			spawn_child_fail(c, errno);
+
+	if (s->ctty && syscall(SYS_ioctl, 0, TIOCSCTTY, 0) < 0)
+		spawn_child_fail(c, errno);
+	if (s->cwd && syscall(SYS_chdir, s->cwd) < 0)
+		spawn_child_fail(c, errno);
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+		spawn_child_fail(c, errno);
+
+	/* PDEATHSIG fires when the parent dies; if it already died (killed
+	 * while suspended in clone) we were reparented and nobody waits. */
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		spawn_child_fail(c, errno);
+	if (syscall(SYS_getppid) != c->ppid)
+		for (;;)
+			syscall(SYS_exit_group, 127);
+
+	/* After close_range: a soft limit below the server's fds is fine now. */
+	if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &spawn_g.nofile, NULL) < 0)
+		spawn_child_fail(c, errno);
+
+	c->err = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &spawn_mask_none, NULL, sizeof(spawn_mask_none));
+
+	int err = ENOENT;
+	int eacces = 0;
+	for (char *const *p = c->cands; *p; p++) {
+		syscall(SYS_execve, *p, c->argv, c->envp);
+		err = errno;
+		if (!SPAWN_SKIPPABLE(err))
+			spawn_child_fail(c, err);
+		if (err == EACCES)
+			eacces = 1;
+	}
+	spawn_child_fail(c, eacces ? EACCES : err);
+}
+
+int spawn_start(const struct spawn_spec *spec, struct spawn_result *out)
+{
+	static const char *const spawn_no_env[] = { NULL };
+	int ret;
+
+	if (!spawn_g.map)
+		return -EINVAL;		/* spawn_init was not called */
+	if (!spec->argv || !spec->argv[0])
+		return -EINVAL;
+	if (!spec->argv[0][0])
+		return -ENOENT;
+
+	const char *const *envp = spec->envp ? spec->envp : spawn_no_env;
+	char **cands = spawn_candidates(spec->argv[0], envp);
+	if (!cands)
+		return -ENOMEM;
+
+	const char **argv = NULL;
+	if (spec->arg0) {
+		size_t argc = 0;
+		while (spec->argv[argc])
+			argc++;
+		argv = malloc((argc + 1) * sizeof(*argv));
+		if (!argv) {
+			ret = -ENOMEM;
+			goto out_cands;
+		}
+		memcpy(argv, spec->argv, (argc + 1) * sizeof(*argv));
+		argv[0] = spec->arg0;
+	}
+
+	struct spawn_ctx ctx = {
+		.spec = spec,
+		.argv = (char *const *)(argv ? argv : spec->argv),
+		.envp = (char *const *)envp,
+		.cands = cands,
+		.ppid = getpid(),
+		.err = -ECHILD,		/* stays so if the child dies before exec */
+	};
+
+	/* Block everything, glibc's internal signals included (which
+	 * pthread_sigmask would leave out), so the child cannot run a handler
+	 * before it has reset the dispositions. Single-threaded: the raw
+	 * syscall is the thread's mask. */
+	uint64_t all = UINT64_MAX, old;
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all)) < 0) {
+		ret = -errno;
+		goto out_argv;
+	}
+	int pidfd = -1;
+	pid_t pid = clone(spawn_child, spawn_g.top,
+			  CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &ctx, &pidfd);
+	int clone_errno = errno;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(old));
+	if (pid < 0) {
+		ret = -clone_errno;
+		goto out_argv;
+	}
+
+	ret = ctx.err;
+	if (ret < 0) {
+		/* It has _exit'ed or is about to: reap it here, nobody else will. */
+		siginfo_t si;
+		while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+		goto out_argv;
+	}
+	out->pid = pid;
+	out->pidfd = pidfd;
+
+out_argv:
+	free(argv);
+out_cands:
+	free(cands);
+	return ret;
+}
+
+int spawn_open_pty(int *master, int *slave, unsigned short rows, unsigned short cols)
+{
+	int ret;
+
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return -errno;
+	if (grantpt(m) < 0 || unlockpt(m) < 0)
+		goto fail_master;
+	int fl = fcntl(m, F_GETFL);
+	if (fl < 0 || fcntl(m, F_SETFL, fl | O_NONBLOCK) < 0)
+		goto fail_master;
+	int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		goto fail_master;
+	struct winsize ws = { .ws_row = rows, .ws_col = cols };
+	if (ioctl(m, TIOCSWINSZ, &ws) < 0)
+		goto fail_slave;
+
+	*master = m;
+	*slave = s;
+	return 0;
+
+fail_slave:
+	ret = -errno;
+	close(s);
+	close(m);
+	return ret;
+fail_master:
+	ret = -errno;
+	close(m);
+	return ret;
+}
+
+int spawn_resolve(const char *prog, const char *const *envp, char *out, size_t outlen)
+{
+	if (!prog || !*prog)
+		return -ENOENT;
+	char **cands = spawn_candidates(prog, envp);
+	if (!cands)
+		return -ENOMEM;
+
+	int ret = -ENOENT, eacces = 0;
+	for (char **p = cands; *p; p++) {
+		struct stat st;
+		int err;
+		if (access(*p, X_OK) == 0 && stat(*p, &st) == 0) {
+			if (S_ISREG(st.st_mode)) {
+				size_t len = strlen(*p);
+				if (len >= outlen) {
+					ret = -ENAMETOOLONG;
+				} else {
+					memcpy(out, *p, len + 1);
+					ret = 0;
+				}
+				goto done;
+			}
+			err = EACCES;	/* what execve says of a directory */
+		} else {
+			err = errno;
+		}
+		if (!SPAWN_SKIPPABLE(err)) {
+			ret = -err;
+			goto done;
+		}
+		if (err == EACCES)
+			eacces = 1;
+		ret = -err;
+	}
+	if (eacces)
+		ret = -EACCES;
+done:
+	free(cands);
+	return ret;
+}

@@ -1,0 +1,52 @@
+/* spawn: start one child without fork().
+ *
+ * clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) on a private stack: the parent gets
+ * a pidfd atomically and resumes once the child has exec'd or failed; an exec
+ * or chdir failure comes back as -errno through memory the two share. The
+ * child: new session, the given fds as 0/1/2 (the tty one as controlling
+ * terminal), signal dispositions and mask reset, close_range(3..), PDEATHSIG
+ * SIGKILL, RLIMIT_NOFILE restored, then execve with a PATH search over the
+ * request's own environment. Blocking only for the spawn itself.
+ */
+#ifndef RINGEXEC_SPAWN_H
+#define RINGEXEC_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+struct spawn_spec {
+	const char *const *argv;	/* NULL-terminated, argv[0] = program to run */
+	const char *arg0;		/* argv[0] the child sees; NULL: argv[0] */
+	const char *const *envp;	/* NULL-terminated: the complete environment */
+	const char *cwd;		/* directory to chdir to in the child; NULL: keep */
+	int stdin_fd;			/* becomes fd 0 in the child */
+	int stdout_fd;			/* becomes fd 1 */
+	int stderr_fd;			/* becomes fd 2 */
+	bool ctty;			/* make stdin_fd the controlling terminal */
+};
+
+struct spawn_result {
+	pid_t pid;	/* the child's pid (also its pgid and sid) */
+	int pidfd;	/* O_CLOEXEC pidfd of the child */
+};
+
+/* Once at start-up: remember the RLIMIT_NOFILE to give children (call it
+ * before raising the server's own) and map the child stack. 0 or -errno. */
+int spawn_init(const struct rlimit *child_nofile);
+
+/* Start the child. 0 on success (the child has exec'd), or -errno: the
+ * errno of the chdir or exec that failed in the child (then the child is
+ * already reaped), or of clone itself. */
+int spawn_start(const struct spawn_spec *spec, struct spawn_result *out);
+
+/* Open a PTY pair: master O_RDWR|O_NOCTTY|O_CLOEXEC|O_NONBLOCK, slave via
+ * TIOCGPTPEER (O_RDWR|O_NOCTTY|O_CLOEXEC), window size rows x cols set.
+ * 0 or -errno (nothing left open on failure). */
+int spawn_open_pty(int *master, int *slave, unsigned short rows, unsigned short cols);
+
+/* Resolve a bare program name the way spawn_start does: PATH of envp, or
+ * /usr/local/bin:/usr/bin:/bin when envp has none. Exposed for tests. */
+int spawn_resolve(const char *prog, const char *const *envp, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,142 @@
+/* conn: one connection's protocol state: the handshake gate, the attached
+ * session, pending long-poll reads, and dispatch of each message.
+ *
+ * Check order for a request (PROTOCOL §3): method known (-32601), params
+ * decode (-32602, inside the method), then the gate (-32600). A malformed
+ * message gets -32600 with id -1 and the connection stays open. A request
+ * that must wait (process/read) never holds up the ones after it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "proto_int.h"
+
+int proto_new(struct proto **out, struct engine *eng, const struct proto_config *cfg)
+{
+	struct proto *pr = calloc(1, sizeof(*pr));
+	if (!pr)
+		return -ENOMEM;
+	pr->eng = eng;
+	pr->loop = engine_loop(eng);
+	pr->cfg = *cfg;
+	idmap_init(&pr->sessions);
+	*out = pr;
+	return 0;
+}
+
+void proto_free(struct proto *pr)
+{
+	if (!pr)
+		return;
+	idmap_free(&pr->sessions);
+	buf_free(&pr->scratch);
+	free(pr);
+}
+
+struct conn *conn_new(struct proto *pr, const struct conn_io *io, void *io_ctx, const char *peer)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->pr = pr;
+	c->io = io;
+	c->io_ctx = io_ctx;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	dlist_init(&c->waiters);
+	return c;
+}
+
+void conn_send_buf(struct conn *c, struct buf *b)
+{
+	c->io->send(c->io_ctx, b->data, b->len);
+	buf_reset(b);
+}
+
+void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct buf *b = &c->pr->scratch;
+	buf_reset(b);
+	rpc_write_error(b, id, code, msg);
+	conn_send_buf(c, b);
+}
+
+bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family)
+{
+	if (c->phase == CONN_READY)
+		return true;
+	if (c->phase == CONN_NEW)
+		conn_reply_error(c, id, RPC_INVALID_REQUEST,
+				 "client must call initialize before using %s methods", family);
+	else
+		conn_reply_error(c, id, RPC_INVALID_REQUEST,
+				 "client must send initialized before using %s methods", family);
+	return false;
+}
+
+static void conn_on_notification(struct conn *c, const char *method)
+{
+	if (strcmp(method, "initialized") == 0) {
+		if (c->phase == CONN_INITIALIZING)
+			c->phase = CONN_READY;
+		else if (c->phase == CONN_NEW)
+			fprintf(stderr, "ringexecd: warn: %s: `initialized` before `initialize`, ignored\n",
+				c->peer);
+		return;
+	}
+	fprintf(stderr, "ringexecd: warn: %s: unknown notification `%.64s` ignored\n", c->peer,
+		method);
+}
+
+void conn_on_message(struct conn *c, const char *data, size_t len)
+{
+	struct rpc_msg m;
+	rpc_parse(data, len, &m);
+	switch (m.kind) {
+	case RPC_INVALID:
+		conn_reply_error(c, NULL, RPC_INVALID_REQUEST,
+				 "failed to parse websocket JSON-RPC message from exec-server websocket %s: %s",
+				 c->peer, m.reason);
+		break;
+	case RPC_NOTIFICATION:
+		conn_on_notification(c, m.method);
+		break;
+	case RPC_RESPONSE:
+		fprintf(stderr, "ringexecd: warn: %s: unexpected response from client ignored\n",
+			c->peer);
+		break;
+	case RPC_REQUEST: {
+		method_fn *fn = methods_find(m.method);
+		if (fn)
+			fn(c, &m.id, m.params);
+		else
+			conn_reply_error(c, &m.id, RPC_METHOD_NOT_FOUND,
+					 "exec-server stub does not implement `%s` yet", m.method);
+		break;
+	}
+	}
+	rpc_msg_free(&m);
+}
+
+void conn_on_drained(struct conn *c)
+{
+	if (c->sess)
+		session_resume_output(c->sess);
+}
+
+void conn_on_closed(struct conn *c)
+{
+	while (!dlist_empty(&c->waiters))
+		session_waiter_free(container_of(c->waiters.next, struct waiter, conn_link));
+	if (c->sess)
+		session_detach(c->sess);
+	free(c);
+}

@@ -1,0 +1,48 @@
+/* conn: the protocol side of one client connection, and the protocol's
+ * server-wide state (struct proto: limits, sessions).
+ *
+ * The transport hands in whole messages and tells of drain and close; the
+ * conn decodes requests, checks the handshake gate, runs the methods and
+ * sends replies and notifications back through struct conn_io. Knows no
+ * sockets and no WebSocket.
+ */
+#ifndef RINGEXEC_CONN_H
+#define RINGEXEC_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct engine;
+struct proto;
+struct conn;
+
+struct proto_config {
+	uint64_t retain_ms;		/* keep a closed process's entry this long (30000) */
+	uint64_t session_ttl_ms;	/* detached sessions live this long; 0: kill at once */
+	size_t max_processes;		/* per session, not yet closed (1024) */
+	size_t send_high_water;		/* pause output reads above this many queued bytes */
+	size_t max_spawn_bytes;		/* argv + env bytes per start (1 MiB) */
+};
+
+struct conn_io {
+	/* Queue one whole text message. 0, or -errno when the connection is gone. */
+	int (*send)(void *io, const char *msg, size_t len);
+	/* Bytes queued and not yet written to the peer. */
+	size_t (*queued)(void *io);
+	/* Close the connection with a WebSocket close code. */
+	void (*close)(void *io, int code);
+};
+
+int proto_new(struct proto **out, struct engine *eng, const struct proto_config *cfg);
+void proto_free(struct proto *pr);
+
+/* A new connection; peer is "IP:PORT" (copied). NULL on ENOMEM. */
+struct conn *conn_new(struct proto *pr, const struct conn_io *io, void *io_ctx, const char *peer);
+/* One whole message (text or binary frame payload). */
+void conn_on_message(struct conn *c, const char *data, size_t len);
+/* The send queue fell below its low-water mark: resume paused output. */
+void conn_on_drained(struct conn *c);
+/* The transport is gone: detach the session, drop pending reads, free c. */
+void conn_on_closed(struct conn *c);
+
+#endif

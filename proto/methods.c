@@ -1,0 +1,449 @@
+/* methods: the request handlers of the exec protocol (PROTOCOL §3–§4).
+ *
+ * Each handler decodes its params (-32602 on failure), passes the gate,
+ * applies the method's own checks in the documented order, and answers.
+ * Handlers reach processes only through the session and the engine's proc
+ * API; they never touch sockets.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b64.h"
+#include "params.h"
+#include "proto_int.h"
+
+#define PROCESS_ID_MAX 256
+
+static void methods_invalid_params(struct conn *c, const struct rpc_id *id, const struct pd_err *e)
+{
+	conn_reply_error(c, id, RPC_INVALID_PARAMS, "%s", e->msg);
+}
+
+/* Start a result in the scratch buffer; the caller writes the value and calls methods_result_end. */
+static struct jw methods_result_begin(struct conn *c, const struct rpc_id *id)
+{
+	struct jw w;
+	buf_reset(&c->pr->scratch);
+	jw_init(&w, &c->pr->scratch);
+	rpc_result_begin(&w, id);
+	return w;
+}
+
+static void methods_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
+{
+	rpc_result_end(w);
+	if (!jw_ok(w)) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	conn_send_buf(c, &c->pr->scratch);
+}
+
+/* ---- initialize ---- */
+
+static void method_initialize(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	struct pd_err e;
+	const char *client, *resume;
+	if (pd_object(params, "InitializeParams", &e) < 0 ||
+	    pd_string(params, "clientName", true, &client, NULL, &e) < 0 ||
+	    pd_string(params, "resumeSessionId", false, &resume, NULL, &e) < 0)
+		return methods_invalid_params(c, id, &e);
+	if (c->phase != CONN_NEW)
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST,
+					"initialize may only be sent once per connection");
+	if (resume)
+		/* Only --session-ttl 0 exists so far: no session outlives its connection. */
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown session id %s", resume);
+
+	struct session *s = session_new(c->pr);
+	if (!s)
+		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+	session_attach(s, c);
+	c->phase = CONN_INITIALIZING;
+
+	struct jw w = methods_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_key(&w, "sessionId");
+	jw_cstr(&w, s->id);
+	jw_obj_close(&w);
+	methods_result_end(c, id, &w);
+}
+
+/* ---- process/start ---- */
+
+struct start_args {
+	const char *process_id;
+	size_t process_id_len;
+	const json_t *argv;
+	const char *cwd;
+	const json_t *env;
+	bool tty;
+	bool pipe_stdin;
+	const char *arg0;
+};
+
+static int start_decode(const json_t *params, struct start_args *a, struct pd_err *e)
+{
+	memset(a, 0, sizeof(*a));
+	if (pd_object(params, "ExecParams", e) < 0 ||
+	    pd_string(params, "processId", true, &a->process_id, &a->process_id_len, e) < 0 ||
+	    pd_strings(params, "argv", true, &a->argv, e) < 0 ||
+	    pd_string(params, "cwd", true, &a->cwd, NULL, e) < 0 ||
+	    pd_string_map(params, "env", true, &a->env, e) < 0 ||
+	    pd_bool(params, "tty", true, &a->tty, e) < 0 ||
+	    pd_bool(params, "pipeStdin", false, &a->pipe_stdin, e) < 0 ||
+	    pd_string(params, "arg0", false, &a->arg0, NULL, e) < 0)
+		return -1;
+	return 0;
+}
+
+static int methods_hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* A cwd from a plain absolute path or a file: URI (percent-decoded).
+ * Returns a malloc'd path, or NULL with the -32602 text in e. */
+static char *methods_cwd(const char *cwd, struct pd_err *e)
+{
+	const char *path = cwd;
+	if (strncmp(cwd, "file:", 5) == 0) {
+		path = cwd + 5;
+		if (strncmp(path, "//", 2) == 0) {
+			path += 2;
+			if (strncmp(path, "localhost/", 10) == 0)
+				path += 9;
+			else if (path[0] != '/') {
+				snprintf(e->msg, sizeof(e->msg),
+					 "cwd URI `%.200s` is not valid on this exec-server host: only local file URIs are supported",
+					 cwd);
+				return NULL;
+			}
+		}
+	}
+	char *out = malloc(strlen(path) + 1);
+	if (!out) {
+		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		return NULL;
+	}
+	size_t n = 0;
+	for (const char *p = path; *p; p++) {
+		int hi, lo;
+		if (path != cwd && *p == '%' && (hi = methods_hexval(p[1])) >= 0 &&
+		    (lo = methods_hexval(p[2])) >= 0) {
+			out[n++] = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+	if (out[0] != '/' || strlen(out) != n) {
+		snprintf(e->msg, sizeof(e->msg), "cwd `%.200s` is not an absolute path", cwd);
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* argv and envp as NULL-terminated arrays of borrowed/owned strings. */
+struct start_vectors {
+	const char **argv;
+	char **envp;		/* "K=V", owned */
+	size_t envc;
+};
+
+static void start_vectors_free(struct start_vectors *v)
+{
+	for (size_t i = 0; i < v->envc; i++)
+		free(v->envp[i]);
+	free(v->envp);
+	free(v->argv);
+}
+
+static int start_vectors_build(const struct start_args *a, struct start_vectors *v, size_t max_bytes,
+			       struct pd_err *e)
+{
+	size_t argc = json_array_size(a->argv);
+	size_t total = 0;
+	memset(v, 0, sizeof(*v));
+	v->argv = calloc(argc + 1, sizeof(*v->argv));
+	v->envp = calloc(json_object_size(a->env) + 1, sizeof(*v->envp));
+	if (!v->argv || !v->envp)
+		goto nomem;
+	for (size_t i = 0; i < argc; i++) {
+		const json_t *s = json_array_get(a->argv, i);
+		v->argv[i] = json_string_value(s);
+		total += json_string_length(s) + 1;
+	}
+	const char *k;
+	json_t *val;
+	json_object_foreach((json_t *)a->env, k, val) {
+		if (!k[0] || strchr(k, '=')) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "env key `%.100s` must be non-empty and must not contain '='", k);
+			return -1;
+		}
+		size_t len = strlen(k) + 1 + json_string_length(val) + 1;
+		char *kv = malloc(len);
+		if (!kv)
+			goto nomem;
+		snprintf(kv, len, "%s=%s", k, json_string_value(val));
+		v->envp[v->envc++] = kv;
+		total += len;
+	}
+	if (total > max_bytes) {
+		snprintf(e->msg, sizeof(e->msg), "argv and env together exceed %zu bytes", max_bytes);
+		return -1;
+	}
+	return 0;
+nomem:
+	snprintf(e->msg, sizeof(e->msg), "out of memory");
+	return -1;
+}
+
+static void method_process_start(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	struct start_args a;
+	struct pd_err e;
+	if (start_decode(params, &a, &e) < 0)
+		return methods_invalid_params(c, id, &e);
+	if (!conn_gate(c, id, "exec"))
+		return;
+	if (a.process_id_len < 1 || a.process_id_len > PROCESS_ID_MAX)
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "processId must be 1 to 256 bytes");
+	if (json_array_size(a.argv) == 0)
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "argv must not be empty");
+	char *cwd = methods_cwd(a.cwd, &e);
+	if (!cwd)
+		return methods_invalid_params(c, id, &e);
+
+	struct session *s = c->sess;
+	struct start_vectors v;
+	if (session_find(s, a.process_id, a.process_id_len)) {
+		conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s already exists", a.process_id);
+	} else if (s->open_procs >= c->pr->cfg.max_processes) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "too many processes");
+	} else if (start_vectors_build(&a, &v, c->pr->cfg.max_spawn_bytes, &e) < 0) {
+		start_vectors_free(&v);
+		methods_invalid_params(c, id, &e);
+	} else if (!v.argv[0][0]) {
+		start_vectors_free(&v);
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "missing program for %s spawn",
+				 a.tty ? "PTY" : "pipe");
+	} else {
+		struct proc_spec spec = {
+			.argv = v.argv,
+			.arg0 = a.arg0,
+			.envp = (const char *const *)v.envp,
+			.cwd = cwd,
+			.tty = a.tty,
+			.pipe_stdin = a.pipe_stdin,
+			.rows = 24,
+			.cols = 80,
+		};
+		int err = 0;
+		struct sess_proc *sp = session_start(s, a.process_id, a.process_id_len, &spec, &err);
+		start_vectors_free(&v);
+		if (!sp) {
+			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "%s (os error %d)", strerror(-err), -err);
+		} else {
+			struct jw w = methods_result_begin(c, id);
+			jw_obj_open(&w);
+			jw_key(&w, "processId");
+			jw_str(&w, sp->id, sp->id_len);
+			jw_key(&w, "sandboxType");
+			jw_cstr(&w, "none");
+			jw_obj_close(&w);
+			methods_result_end(c, id, &w);
+		}
+	}
+	free(cwd);
+}
+
+/* ---- process/read ---- */
+
+static void method_process_read(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	struct pd_err e;
+	const char *pid;
+	size_t pid_len;
+	bool has_after, has_max, has_wait;
+	uint64_t after = 0, max_bytes = 0, wait_ms = 0;
+	if (pd_object(params, "ReadParams", &e) < 0 ||
+	    pd_string(params, "processId", true, &pid, &pid_len, &e) < 0 ||
+	    pd_u64(params, "afterSeq", "u64", &has_after, &after, &e) < 0 ||
+	    pd_u64(params, "maxBytes", "usize", &has_max, &max_bytes, &e) < 0 ||
+	    pd_u64(params, "waitMs", "u64", &has_wait, &wait_ms, &e) < 0)
+		return methods_invalid_params(c, id, &e);
+	if (!conn_gate(c, id, "exec"))
+		return;
+	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
+	if (!sp)
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s", pid);
+	if (proc_state(sp->proc) == PROC_STARTING)
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting", pid);
+
+	struct jw w = methods_result_begin(c, id);
+	if (session_read_result(&w, sp, after, has_max, max_bytes, wait_ms == 0))
+		return methods_result_end(c, id, &w);
+	if (session_wait(c, sp, id, after, has_max, max_bytes, wait_ms) < 0)
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+}
+
+/* ---- process/write ---- */
+
+static const char *const write_status_names[] = {
+	[PROC_WRITE_ACCEPTED] = "accepted",
+	[PROC_WRITE_STARTING] = "starting",
+	[PROC_WRITE_STDIN_CLOSED] = "stdinClosed",
+	[PROC_WRITE_UNKNOWN] = "unknownProcess",
+};
+
+static void method_process_write(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	struct pd_err e;
+	const char *pid, *chunk, *write_id;
+	size_t pid_len, chunk_len, write_id_len;
+	if (pd_object(params, "WriteParams", &e) < 0 ||
+	    pd_string(params, "processId", true, &pid, &pid_len, &e) < 0 ||
+	    pd_string(params, "chunk", true, &chunk, &chunk_len, &e) < 0 ||
+	    pd_string(params, "writeId", false, &write_id, &write_id_len, &e) < 0)
+		return methods_invalid_params(c, id, &e);
+	char *data = malloc(b64_decoded_max(chunk_len));
+	if (!data)
+		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+	char why[128];
+	long n = b64_decode(data, chunk, chunk_len, why, sizeof(why));
+	if (n < 0) {
+		free(data);
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "%s for `chunk`", why);
+	}
+	if (!conn_gate(c, id, "exec"))
+		goto out;
+	if (write_id && write_id_len == 0) {
+		conn_reply_error(c, id, RPC_INVALID_PARAMS, "writeId must not be empty");
+		goto out;
+	}
+
+	enum proc_write_status st = PROC_WRITE_UNKNOWN;
+	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
+	if (sp && write_id && idmap_get(&sp->write_id_set, write_id, write_id_len)) {
+		st = PROC_WRITE_ACCEPTED;	/* a retry of a write already taken */
+	} else if (sp) {
+		st = proc_write(sp->proc, data, (size_t)n);
+		if (st == PROC_WRITE_ACCEPTED && write_id)
+			session_write_id_new(sp, write_id, write_id_len);
+	}
+	struct jw w = methods_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_key(&w, "status");
+	jw_cstr(&w, write_status_names[st]);
+	jw_obj_close(&w);
+	methods_result_end(c, id, &w);
+out:
+	free(data);
+}
+
+/* ---- process/terminate ---- */
+
+static void method_process_terminate(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	struct pd_err e;
+	const char *pid;
+	size_t pid_len;
+	if (pd_object(params, "TerminateParams", &e) < 0 ||
+	    pd_string(params, "processId", true, &pid, &pid_len, &e) < 0)
+		return methods_invalid_params(c, id, &e);
+	if (!conn_gate(c, id, "exec"))
+		return;
+	bool running = false;
+	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
+	if (sp) {
+		running = proc_running(sp->proc);
+		/* An exited process whose group still holds its output open gets it too. */
+		if (running || proc_state(sp->proc) == PROC_EXITED)
+			proc_signal(sp->proc, SIGKILL);
+	}
+	struct jw w = methods_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_key(&w, "running");
+	jw_bool(&w, running);
+	jw_obj_close(&w);
+	methods_result_end(c, id, &w);
+}
+
+/* ---- process/signal ---- */
+
+static const struct {
+	const char *name;
+	int signo;
+} signal_names[] = {
+	{ "interrupt", SIGINT }, { "terminate", SIGTERM }, { "kill", SIGKILL },
+	{ "hangup", SIGHUP },	 { "quit", SIGQUIT },	   { "user1", SIGUSR1 },
+	{ "user2", SIGUSR2 },	 { "stop", SIGSTOP },	   { "continue", SIGCONT },
+};
+
+static void method_process_signal(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	struct pd_err e;
+	const char *pid, *name;
+	size_t pid_len;
+	if (pd_object(params, "SignalParams", &e) < 0 ||
+	    pd_string(params, "processId", true, &pid, &pid_len, &e) < 0 ||
+	    pd_string(params, "signal", true, &name, NULL, &e) < 0)
+		return methods_invalid_params(c, id, &e);
+	int signo = 0;
+	for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+		if (strcmp(name, signal_names[i].name) == 0)
+			signo = signal_names[i].signo;
+	if (!signo)
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS,
+					"unknown variant `%.64s`, expected one of `interrupt`, `terminate`, `kill`, `hangup`, `quit`, `user1`, `user2`, `stop`, `continue` for `signal`",
+					name);
+	if (!conn_gate(c, id, "exec"))
+		return;
+	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
+	if (sp && proc_running(sp->proc)) {
+		int ret = proc_signal(sp->proc, signo);
+		if (ret < 0 && ret != -ESRCH)
+			return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to signal process: %s",
+						strerror(-ret));
+	}
+	struct jw w = methods_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_obj_close(&w);
+	methods_result_end(c, id, &w);
+}
+
+/* ---- the table ---- */
+
+static const struct {
+	const char *name;
+	method_fn *fn;
+} methods_table[] = {
+	{ "initialize", method_initialize },
+	{ "process/start", method_process_start },
+	{ "process/read", method_process_read },
+	{ "process/write", method_process_write },
+	{ "process/terminate", method_process_terminate },
+	{ "process/signal", method_process_signal },
+};
+
+method_fn *methods_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(methods_table) / sizeof(methods_table[0]); i++)
+		if (strcmp(methods_table[i].name, name) == 0)
+			return methods_table[i].fn;
+	return NULL;
+}

@@ -1,0 +1,135 @@
+/* proto_int: the structs shared by conn.c, session.c and methods.c. */
+#ifndef RINGEXEC_PROTO_INT_H
+#define RINGEXEC_PROTO_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "idmap.h"
+#include "jsonrpc.h"
+#include "loop.h"
+#include "proc.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* An intrusive doubly-linked list. */
+struct dlist {
+	struct dlist *prev, *next;
+};
+
+static inline void dlist_init(struct dlist *l) { l->prev = l->next = l; }
+static inline bool dlist_empty(const struct dlist *l) { return l->next == l; }
+static inline void dlist_add_tail(struct dlist *head, struct dlist *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+static inline void dlist_del(struct dlist *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+
+#define WRITE_IDS_KEPT 4096
+
+struct proto {
+	struct engine *eng;
+	struct loop *loop;
+	struct proto_config cfg;
+	struct idmap sessions;		/* sessionId -> struct session */
+	struct buf scratch;		/* encoding buffer, reused per message */
+};
+
+enum conn_phase {
+	CONN_NEW,		/* nothing yet */
+	CONN_INITIALIZING,	/* initialize answered, initialized not seen */
+	CONN_READY,		/* process methods allowed */
+};
+
+struct conn {
+	struct proto *pr;
+	const struct conn_io *io;	/* the transport's callbacks */
+	void *io_ctx;
+	char peer[64];			/* "IP:PORT" for error texts and logs */
+	enum conn_phase phase;
+	struct session *sess;		/* attached session, after initialize */
+	struct dlist waiters;		/* pending long-poll reads (struct waiter) */
+};
+
+struct session {
+	struct proto *pr;
+	char id[37];			/* UUID v4 text */
+	struct conn *conn;		/* attached connection, or NULL */
+	struct idmap procs;		/* processId -> struct sess_proc */
+	struct dlist order;		/* sess_procs in start order */
+	size_t open_procs;		/* entries not yet closed */
+};
+
+/* One processId of a session: its proc, retention and waiting readers. */
+struct sess_proc {
+	struct session *s;
+	char *id;			/* processId, NUL-terminated */
+	size_t id_len;
+	struct proc *proc;		/* owned; released when the entry goes */
+	struct dlist link;		/* in s->order */
+	struct dlist waiters;		/* long-poll reads on this process */
+	struct loop_timer retain;	/* removal after close + retain_ms */
+	bool paused;			/* output reads paused by back-pressure */
+	bool closed;			/* `closed` was emitted */
+	char **write_ids;		/* ring of the last WRITE_IDS_KEPT writeIds */
+	size_t write_ids_next;		/* next slot of the ring */
+	struct idmap write_id_set;	/* the same ids, for lookup */
+};
+
+/* A process/read that waits for output, exit or close. */
+struct waiter {
+	struct conn *c;
+	struct sess_proc *sp;
+	struct dlist conn_link;		/* in c->waiters */
+	struct dlist proc_link;		/* in sp->waiters */
+	struct rpc_id id;		/* owned copy */
+	uint64_t after_seq;
+	bool has_max;
+	uint64_t max_bytes;
+	struct loop_timer timer;	/* waitMs deadline */
+};
+
+/* conn.c */
+void conn_send_buf(struct conn *c, struct buf *b);
+void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family);
+
+/* session.c */
+struct session *session_new(struct proto *pr);
+void session_attach(struct session *s, struct conn *c);
+/* The connection is gone: with TTL 0 every process is killed and the session freed. */
+void session_detach(struct session *s);
+struct sess_proc *session_find(struct session *s, const char *id, size_t len);
+/* Reserve id (STARTING) and spawn. On failure *errno_out (negative) says why and
+ * nothing stays registered. -EEXIST: id taken. */
+struct sess_proc *session_start(struct session *s, const char *id, size_t len,
+				const struct proc_spec *spec, int *err);
+/* Write a process/read result for sp into w; true when it should be sent now. */
+bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, bool has_max,
+			 uint64_t max_bytes, bool waited_out);
+/* Remember writeId; false when it was seen before. */
+bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len);
+/* Queue a long-poll read. 0 or -ENOMEM. */
+int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, uint64_t after,
+		 bool has_max, uint64_t max_bytes, uint64_t wait_ms);
+/* Drop a waiter without answering (its connection is gone). */
+void session_waiter_free(struct waiter *w);
+/* Resume output of every paused process of the session. */
+void session_resume_output(struct session *s);
+
+/* methods.c */
+typedef void method_fn(struct conn *c, const struct rpc_id *id, const json_t *params);
+method_fn *methods_find(const char *name);
+
+#endif

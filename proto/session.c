@@ -1,0 +1,402 @@
+/* session: what a client's processes belong to, and how their events
+ * become notifications.
+ *
+ * Owns the processId table, each entry's retention timer and writeId
+ * memory, the long-poll readers waiting on an entry, and the engine observer
+ * that turns output/exited/closed into process/output, process/exited and
+ * process/closed on the attached connection, in seq order. With
+ * --session-ttl 0 a detached session kills its processes at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "proto_int.h"
+
+static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chunk *c);
+static void session_on_exited(void *ctx, struct proc *p, uint64_t seq, int code, int signo);
+static void session_on_closed(void *ctx, struct proc *p, uint64_t seq);
+
+static const struct proc_observer session_observer = {
+	.output = session_on_output,
+	.exited = session_on_exited,
+	.closed = session_on_closed,
+};
+
+static const char *const session_stream_names[] = { "stdout", "stderr", "pty" };
+
+static void session_uuid(char out[37])
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		/* Never expected; fall back to something unique enough. */
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)rand();
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+		 b[12], b[13], b[14], b[15]);
+}
+
+struct session *session_new(struct proto *pr)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->pr = pr;
+	idmap_init(&s->procs);
+	dlist_init(&s->order);
+	do
+		session_uuid(s->id);
+	while (idmap_get(&pr->sessions, s->id, 36));
+	if (idmap_put(&pr->sessions, s->id, 36, s) < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void session_attach(struct session *s, struct conn *c)
+{
+	s->conn = c;
+	c->sess = s;
+}
+
+/* ---- entries ---- */
+
+static void session_entry_free(struct sess_proc *sp)
+{
+	struct session *s = sp->s;
+	while (!dlist_empty(&sp->waiters))
+		session_waiter_free(container_of(sp->waiters.next, struct waiter, proc_link));
+	loop_timer_cancel(s->pr->loop, &sp->retain);
+	idmap_del(&s->procs, sp->id, sp->id_len);
+	dlist_del(&sp->link);
+	if (!sp->closed && s->open_procs)
+		s->open_procs--;
+	if (sp->proc)
+		proc_release(sp->proc);
+	for (size_t i = 0; i < WRITE_IDS_KEPT && sp->write_ids; i++)
+		free(sp->write_ids[i]);
+	free(sp->write_ids);
+	idmap_free(&sp->write_id_set);
+	free(sp->id);
+	free(sp);
+}
+
+static void session_retain_expired(struct loop_timer *t)
+{
+	session_entry_free(container_of(t, struct sess_proc, retain));
+}
+
+struct sess_proc *session_find(struct session *s, const char *id, size_t len)
+{
+	return idmap_get(&s->procs, id, len);
+}
+
+struct sess_proc *session_start(struct session *s, const char *id, size_t len,
+				const struct proc_spec *spec, int *err)
+{
+	if (idmap_get(&s->procs, id, len)) {
+		*err = -EEXIST;
+		return NULL;
+	}
+	struct sess_proc *sp = calloc(1, sizeof(*sp));
+	if (!sp || !(sp->id = malloc(len + 1))) {
+		free(sp);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memcpy(sp->id, id, len);
+	sp->id[len] = '\0';
+	sp->id_len = len;
+	sp->s = s;
+	dlist_init(&sp->waiters);
+	dlist_add_tail(&s->order, &sp->link);
+	idmap_init(&sp->write_id_set);
+	loop_timer_init(&sp->retain, session_retain_expired);
+	s->open_procs++;
+
+	/* STARTING: the id is reserved from here until the spawn returns. */
+	sp->proc = proc_new(s->pr->eng, &session_observer, sp);
+	int ret = sp->proc ? idmap_put(&s->procs, sp->id, len, sp) : -ENOMEM;
+	if (ret == 0)
+		ret = proc_spawn(sp->proc, spec);
+	if (ret < 0) {
+		session_entry_free(sp);
+		*err = ret;
+		return NULL;
+	}
+	return sp;
+}
+
+bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len)
+{
+	if (idmap_get(&sp->write_id_set, wid, len))
+		return false;
+	if (!sp->write_ids) {
+		sp->write_ids = calloc(WRITE_IDS_KEPT, sizeof(*sp->write_ids));
+		if (!sp->write_ids)
+			return true;
+	}
+	char **slot = &sp->write_ids[sp->write_ids_next];
+	if (*slot) {
+		idmap_del(&sp->write_id_set, *slot, strlen(*slot));
+		free(*slot);
+	}
+	*slot = strndup(wid, len);
+	if (*slot && idmap_put(&sp->write_id_set, *slot, len, *slot) < 0) {
+		free(*slot);
+		*slot = NULL;
+	}
+	sp->write_ids_next = (sp->write_ids_next + 1) % WRITE_IDS_KEPT;
+	return true;
+}
+
+/* ---- process/read ---- */
+
+bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, bool has_max,
+			 uint64_t max_bytes, bool waited_out)
+{
+	const struct outlog *log = proc_log(sp->proc);
+	uint64_t exit_seq = 0;
+	int exit_code = 0;
+	bool exited = proc_exit_event(sp->proc, &exit_seq, &exit_code);
+	bool closed = proc_state(sp->proc) == PROC_CLOSED;
+	size_t first = outlog_find(log, after);
+	size_t count = outlog_count(log);
+
+	bool ready = first < count || closed || (exited && after < exit_seq);
+	if (!ready && !waited_out)
+		return false;
+
+	uint64_t next_seq = proc_next_seq(sp->proc);
+	uint64_t total = 0;
+	jw_obj_open(w);
+	jw_key(w, "chunks");
+	jw_arr_open(w);
+	for (size_t i = first; i < count; i++) {
+		const struct outlog_chunk *c = outlog_at(log, i);
+		if (i > first && has_max && total + c->len > max_bytes)
+			break;
+		total += c->len;
+		jw_obj_open(w);
+		jw_key(w, "seq");
+		jw_u64(w, c->seq);
+		jw_key(w, "stream");
+		jw_cstr(w, session_stream_names[c->stream]);
+		jw_key(w, "chunk");
+		jw_b64(w, c->data, c->len);
+		jw_obj_close(w);
+		if (has_max)
+			next_seq = c->seq + 1;
+		if (has_max && total >= max_bytes)
+			break;
+	}
+	jw_arr_close(w);
+	jw_key(w, "nextSeq");
+	jw_u64(w, next_seq);
+	jw_key(w, "exited");
+	jw_bool(w, exited);
+	jw_key(w, "exitCode");
+	if (exited)
+		jw_i64(w, exit_code);
+	else
+		jw_null(w);
+	jw_key(w, "closed");
+	jw_bool(w, closed);
+	jw_key(w, "failure");
+	jw_null(w);
+	jw_key(w, "sandboxDenied");
+	jw_bool(w, false);
+	jw_obj_close(w);
+	return true;
+}
+
+void session_waiter_free(struct waiter *w)
+{
+	loop_timer_cancel(w->c->pr->loop, &w->timer);
+	dlist_del(&w->conn_link);
+	dlist_del(&w->proc_link);
+	rpc_id_free(&w->id);
+	free(w);
+}
+
+/* Answer w if it is ready (or its time is up), then free it. */
+static void session_waiter_try(struct waiter *w, bool waited_out)
+{
+	struct proto *pr = w->c->pr;
+	struct jw jw;
+	buf_reset(&pr->scratch);
+	jw_init(&jw, &pr->scratch);
+	rpc_result_begin(&jw, &w->id);
+	if (!session_read_result(&jw, w->sp, w->after_seq, w->has_max, w->max_bytes, waited_out))
+		return;
+	rpc_result_end(&jw);
+	conn_send_buf(w->c, &pr->scratch);
+	session_waiter_free(w);
+}
+
+static void session_waiter_timeout(struct loop_timer *t)
+{
+	session_waiter_try(container_of(t, struct waiter, timer), true);
+}
+
+static void session_wake(struct sess_proc *sp)
+{
+	struct dlist *n = sp->waiters.next;
+	while (n != &sp->waiters) {
+		struct dlist *next = n->next;
+		session_waiter_try(container_of(n, struct waiter, proc_link), false);
+		n = next;
+	}
+}
+
+int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, uint64_t after,
+		 bool has_max, uint64_t max_bytes, uint64_t wait_ms)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+	if (!w || rpc_id_copy(&w->id, id) < 0) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->c = c;
+	w->sp = sp;
+	w->after_seq = after;
+	w->has_max = has_max;
+	w->max_bytes = max_bytes;
+	loop_timer_init(&w->timer, session_waiter_timeout);
+	dlist_add_tail(&c->waiters, &w->conn_link);
+	dlist_add_tail(&sp->waiters, &w->proc_link);
+	if (loop_timer_arm(c->pr->loop, &w->timer, wait_ms) < 0) {
+		session_waiter_free(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- engine events -> notifications ---- */
+
+static bool session_over_high_water(struct session *s)
+{
+	struct conn *c = s->conn;
+	return c && c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water;
+}
+
+static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chunk *c)
+{
+	struct sess_proc *sp = ctx;
+	struct session *s = sp->s;
+	struct proto *pr = s->pr;
+
+	if (s->conn) {
+		struct jw w;
+		buf_reset(&pr->scratch);
+		jw_init(&w, &pr->scratch);
+		rpc_notification_begin(&w, "process/output");
+		jw_obj_open(&w);
+		jw_key(&w, "processId");
+		jw_str(&w, sp->id, sp->id_len);
+		jw_key(&w, "seq");
+		jw_u64(&w, c->seq);
+		jw_key(&w, "stream");
+		jw_cstr(&w, session_stream_names[c->stream]);
+		jw_key(&w, "chunk");
+		jw_b64(&w, c->data, c->len);
+		jw_obj_close(&w);
+		rpc_notification_end(&w);
+		if (jw_ok(&w) && s->conn->io->send(s->conn->io_ctx, pr->scratch.data, pr->scratch.len) == 0)
+			proc_set_delivered(p, c->seq);
+	}
+	session_wake(sp);
+	if (session_over_high_water(s)) {
+		sp->paused = true;
+		return false;
+	}
+	return true;
+}
+
+static void session_notify_simple(struct sess_proc *sp, const char *method, uint64_t seq,
+				  bool with_exit, int code)
+{
+	struct session *s = sp->s;
+	struct proto *pr = s->pr;
+	if (!s->conn)
+		return;
+	struct jw w;
+	buf_reset(&pr->scratch);
+	jw_init(&w, &pr->scratch);
+	rpc_notification_begin(&w, method);
+	jw_obj_open(&w);
+	jw_key(&w, "processId");
+	jw_str(&w, sp->id, sp->id_len);
+	jw_key(&w, "seq");
+	jw_u64(&w, seq);
+	if (with_exit) {
+		jw_key(&w, "exitCode");
+		jw_i64(&w, code);
+		jw_key(&w, "sandboxDenied");
+		jw_bool(&w, false);
+	}
+	jw_obj_close(&w);
+	rpc_notification_end(&w);
+	conn_send_buf(s->conn, &pr->scratch);
+}
+
+static void session_on_exited(void *ctx, struct proc *p, uint64_t seq, int code, int signo)
+{
+	(void)p;
+	(void)signo;
+	struct sess_proc *sp = ctx;
+	session_notify_simple(sp, "process/exited", seq, true, code);
+	session_wake(sp);
+}
+
+static void session_on_closed(void *ctx, struct proc *p, uint64_t seq)
+{
+	(void)p;
+	struct sess_proc *sp = ctx;
+	struct session *s = sp->s;
+	sp->closed = true;
+	if (s->open_procs)
+		s->open_procs--;
+	session_notify_simple(sp, "process/closed", seq, false, 0);
+	session_wake(sp);
+	loop_timer_arm(s->pr->loop, &sp->retain, s->pr->cfg.retain_ms);
+}
+
+void session_resume_output(struct session *s)
+{
+	for (struct dlist *n = s->order.next; n != &s->order; n = n->next) {
+		struct sess_proc *sp = container_of(n, struct sess_proc, link);
+		if (!sp->paused)
+			continue;
+		sp->paused = false;
+		proc_resume_output(sp->proc);
+	}
+}
+
+/* ---- detach ---- */
+
+static void session_free(struct session *s)
+{
+	while (!dlist_empty(&s->order))
+		session_entry_free(container_of(s->order.next, struct sess_proc, link));
+	idmap_del(&s->pr->sessions, s->id, 36);
+	idmap_free(&s->procs);
+	free(s);
+}
+
+void session_detach(struct session *s)
+{
+	if (s->conn)
+		s->conn->sess = NULL;
+	s->conn = NULL;
+	/* Resumable sessions come later; with TTL 0 the processes die now. */
+	session_free(s);
+}

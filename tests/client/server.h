@@ -1,0 +1,23 @@
+/* server: start the real ringexecd for a test and stop it again.
+ *
+ * The binary comes from $RINGEXECD (meson sets it). server_start() runs it
+ * with --listen ws://127.0.0.1:0 plus extra args, reads the one URL line from
+ * its stdout (deadline 10 s) and returns. Its stderr goes to ours.
+ */
+#ifndef RINGEXEC_SERVER_H
+#define RINGEXEC_SERVER_H
+
+#include <sys/types.h>
+
+struct server {
+	pid_t pid;
+	char url[128];	/* "ws://127.0.0.1:PORT" as printed */
+	int port;
+};
+
+/* extra: NULL-terminated list of extra arguments, or NULL. 0 or -1. */
+int server_start(struct server *s, const char *const *extra);
+/* SIGTERM, wait up to 10 s (then SIGKILL). Returns the wait status. */
+int server_stop(struct server *s);
+
+#endif

@@ -1,0 +1,64 @@
+/* ws: one client connection, from the HTTP request head to the close frame.
+ *
+ * Owns the socket, its recv and send ops on the loop, the HTTP upgrade
+ * (GET / with a valid upgrade -> 101; GET /readyz and /livez -> 200 "ok";
+ * any Origin not allowed -> 403; other paths -> 404; bad or > max_head ->
+ * 400), the wslay context for incoming frames and control frames, and the
+ * send queue of outgoing text messages. Knows nothing of JSON or processes:
+ * whole messages go up through struct ws_handler, text goes down through
+ * ws_send_text().
+ */
+#ifndef RINGEXEC_WS_H
+#define RINGEXEC_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct ws_conn;
+
+struct ws_handler {
+	/* The upgrade succeeded. Return the connection's user pointer, or NULL
+	 * to refuse (the connection is then closed with 1011). */
+	void *(*open)(void *ctx, struct ws_conn *ws, const char *peer);
+	/* One whole message (text or binary), payload only. data is valid only
+	 * during the call. */
+	void (*message)(void *user, const char *data, size_t len, bool binary);
+	/* The send queue fell below the low-water mark after being above the
+	 * high-water mark. */
+	void (*drained)(void *user);
+	/* The connection is gone (close frame, EOF, error, or ws_close done).
+	 * Called once, only for opened connections; ws must not be used after. */
+	void (*closed)(void *user);
+};
+
+struct ws_config {
+	size_t max_message;	/* bytes; larger -> close 1009 (default 64 MiB) */
+	size_t max_head;	/* HTTP head limit (16 KiB) */
+	size_t high_water;	/* send queue bytes above which drained() is owed (4 MiB) */
+	const char *const *allow_origins;	/* NULL-terminated, or NULL: none allowed */
+};
+
+/* Take over an accepted socket (O_CLOEXEC, blocking or not) and serve it.
+ * peer is "IP:PORT" (copied). 0 or -errno (the fd is closed either way
+ * on failure). */
+int ws_accept(struct loop *lp, int fd, const char *peer, const struct ws_config *cfg,
+	      const struct ws_handler *h, void *ctx);
+
+/* Queue one text message (copied, framed). 0, or -EPIPE once the
+ * connection is closing, or -ENOMEM. */
+int ws_send_text(struct ws_conn *ws, const char *data, size_t len);
+/* Bytes queued for sending and not yet written to the socket. */
+size_t ws_queued(const struct ws_conn *ws);
+/* Send a close frame with this code, flush, then close the socket. closed()
+ * still follows. */
+void ws_close(struct ws_conn *ws, uint16_t code);
+
+/* Live connections (upgraded or not). */
+size_t ws_count(void);
+/* Close every live connection (upgraded ones with a close frame carrying
+ * code, e.g. 1001 at shutdown; others just closed). */
+void ws_close_all(uint16_t code);
+
+#endif
