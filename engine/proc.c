@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "engine_int.h"
@@ -78,6 +80,8 @@ struct proc {
 	struct outlog log;		/* retained output */
 	int stdin_fd;			/* pipe write end or a dup of the master; -1 if none */
 	bool stdin_open;		/* writes can still reach the child */
+	bool stdin_closing;		/* closeStdin seen: close once the queue drains */
+	char last_stdin_byte;		/* last byte queued, for the VEOF rule */
 	struct proc_wbuf *wq_head;	/* stdin bytes queued, in order */
 	struct proc_wbuf **wq_tail;
 	size_t wq_bytes;		/* unwritten bytes in the queue */
@@ -206,12 +210,21 @@ static void proc_free_wbufs(struct proc_wbuf *w)
 	}
 }
 
+static void proc_stdin_notify(struct proc *p)
+{
+	if (p->obs && p->obs->stdin_ready)
+		p->obs->stdin_ready(p->ctx, p);
+}
+
 /* stdin is over: discard what is queued. A buffer the kernel is writing
  * from stays until that write completes (it is cancelled here). */
 static void proc_drop_stdin(struct proc *p)
 {
+	bool was_open = p->stdin_open;
 	p->stdin_open = false;
 	p->wq_bytes = 0;
+	if (was_open)
+		proc_stdin_notify(p);
 	if (p->write_inflight && p->wq_head) {
 		proc_free_wbufs(p->wq_head->next);
 		p->wq_head->next = NULL;
@@ -506,6 +519,10 @@ static void proc_write_done(struct loop_op *op, int res, uint32_t flags)
 			free(w);
 		}
 		proc_write_arm(p);
+		if (!p->wq_head && p->stdin_closing && !p->tty)
+			proc_drop_stdin(p);	/* closeStdin: the child reads EOF now */
+		else if (p->wq_bytes < PROC_STDIN_LIMIT)
+			proc_stdin_notify(p);
 	} else if (res == -EAGAIN || res == -EINTR) {
 		proc_write_arm(p);
 	} else {
@@ -528,14 +545,11 @@ static void proc_write_arm(struct proc *p)
 	p->inflight++;
 }
 
-enum proc_write_status proc_write(struct proc *p, const void *data, size_t len)
+static int proc_queue(struct proc *p, const void *data, size_t len)
 {
-	enum proc_write_status st = proc_write_status_of(p->state, p->stdin_open);
-	if (st != PROC_WRITE_ACCEPTED || len == 0)
-		return st;
 	struct proc_wbuf *w = malloc(sizeof(*w) + len);
 	if (!w)
-		return PROC_WRITE_STDIN_CLOSED;
+		return -ENOMEM;
 	w->next = NULL;
 	w->len = len;
 	w->off = 0;
@@ -543,13 +557,60 @@ enum proc_write_status proc_write(struct proc *p, const void *data, size_t len)
 	*p->wq_tail = w;
 	p->wq_tail = &w->next;
 	p->wq_bytes += len;
+	p->last_stdin_byte = ((const char *)data)[len - 1];
+	return 0;
+}
+
+/* closeStdin on a PTY: VEOF ends a read at the start of a line; after a
+ * partial line the first VEOF only flushes it, so a second one is needed. */
+static int proc_queue_veof(struct proc *p)
+{
+	struct termios t;
+	char veof[2];
+	veof[0] = veof[1] = tcgetattr(p->stdin_fd, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
+	bool partial = p->last_stdin_byte != '\n' && p->last_stdin_byte != 0;
+	return proc_queue(p, veof, partial ? 2 : 1);
+}
+
+enum proc_write_status proc_write(struct proc *p, const void *data, size_t len, bool close_stdin)
+{
+	enum proc_write_status st =
+		proc_write_status_of(p->state, p->stdin_open && !p->stdin_closing);
+	if (st != PROC_WRITE_ACCEPTED)
+		return st;
+	if (len && proc_queue(p, data, len) < 0)
+		return PROC_WRITE_STDIN_CLOSED;
+	if (close_stdin) {
+		p->stdin_closing = true;
+		if (p->tty)
+			proc_queue_veof(p);
+		else if (!p->wq_head)
+			proc_drop_stdin(p);
+	}
 	proc_write_arm(p);
 	return PROC_WRITE_ACCEPTED;
+}
+
+int proc_resize(struct proc *p, unsigned short rows, unsigned short cols)
+{
+	if (!p->tty)
+		return -ENOTTY;
+	if (p->stdin_fd < 0)
+		return -EBADF;
+	struct winsize ws = { .ws_row = rows, .ws_col = cols };
+	if (ioctl(p->stdin_fd, TIOCSWINSZ, &ws) < 0)
+		return -errno;
+	return 0;
 }
 
 size_t proc_stdin_queued(const struct proc *p)
 {
 	return p->wq_bytes;
+}
+
+bool proc_stdin_full(const struct proc *p)
+{
+	return p->stdin_open && !p->stdin_closing && p->wq_bytes >= PROC_STDIN_LIMIT;
 }
 
 /* ---- spawn ---- */

@@ -42,7 +42,13 @@ struct proc_observer {
 	void (*exited)(void *ctx, struct proc *p, uint64_t seq, int exit_code, int signo);
 	/* The last event. */
 	void (*closed)(void *ctx, struct proc *p, uint64_t seq);
+	/* The stdin queue fell below PROC_STDIN_LIMIT, or stdin ended: writes
+	 * held back for room can go on. */
+	void (*stdin_ready)(void *ctx, struct proc *p);
 };
+
+/* Bytes of stdin queued per process before writers must wait. */
+#define PROC_STDIN_LIMIT (8u << 20)
 
 struct proc_spec {
 	const char *const *argv;	/* NULL-terminated, non-empty */
@@ -67,10 +73,19 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec);
 void proc_release(struct proc *p);
 
 /* Queue len bytes for the child's stdin (copied). The status says whether
- * they were taken. */
-enum proc_write_status proc_write(struct proc *p, const void *data, size_t len);
+ * they were taken. With close_stdin, stdin ends after these bytes: a pipe
+ * is closed once they are written; a PTY gets VEOF (twice when the last
+ * byte written was not a newline, so a partial line is flushed first). */
+enum proc_write_status proc_write(struct proc *p, const void *data, size_t len, bool close_stdin);
 /* Bytes queued for stdin and not yet written. */
 size_t proc_stdin_queued(const struct proc *p);
+/* True when stdin is open and its queue holds PROC_STDIN_LIMIT or more:
+ * a writer should wait for stdin_ready(). */
+bool proc_stdin_full(const struct proc *p);
+
+/* Set the PTY window size (the foreground group gets SIGWINCH). 0, -ENOTTY
+ * for a pipe process, or -errno. */
+int proc_resize(struct proc *p, unsigned short rows, unsigned short cols);
 
 /* Send sig to the process group. 0 or -errno (-ESRCH when nothing is left). */
 int proc_signal(struct proc *p, int sig);

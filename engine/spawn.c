@@ -1,4 +1,4 @@
-/* spawn: clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) child start, PTY pairs (see spawn.h).
+/* spawn: start children with clone(VM|VFORK|PIDFD), open PTY pairs (see spawn.h).
  *
  * Owns the child stack (mapped once; reused because the parent is suspended
  * while the child runs on it) and the PATH search, prepared in the parent.
@@ -294,10 +294,10 @@ int spawn_start(const struct spawn_spec *spec, struct spawn_result *out)
 		.err = -ECHILD,		/* stays so if the child dies before exec */
 	};
 
-	/* Block everything, glibc's internal signals included (which
-	 * pthread_sigmask would leave out), so the child cannot run a handler
-	 * before it has reset the dispositions. Single-threaded: the raw
-	 * syscall is the thread's mask. */
+	/* Block everything, glibc's internal signals 32/33 included (which
+	 * pthread_sigmask silently leaves out), so the child, which inherits
+	 * this mask, cannot run a handler before it has reset the dispositions.
+	 * rt_sigprocmask sets the calling thread's mask, as pthread_sigmask. */
 	uint64_t all = UINT64_MAX, old;
 	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all)) < 0) {
 		ret = -errno;

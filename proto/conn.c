@@ -47,6 +47,7 @@ struct conn *conn_new(struct proto *pr, const struct conn_io *io, void *io_ctx, 
 	c->io_ctx = io_ctx;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	dlist_init(&c->waiters);
+	dlist_init(&c->held);
 	return c;
 }
 
@@ -136,6 +137,8 @@ void conn_on_closed(struct conn *c)
 {
 	while (!dlist_empty(&c->waiters))
 		session_waiter_free(container_of(c->waiters.next, struct waiter, conn_link));
+	while (!dlist_empty(&c->held))
+		session_held_free(container_of(c->held.next, struct held_write, conn_link));
 	if (c->sess)
 		session_detach(c->sess);
 	free(c);

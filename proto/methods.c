@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "b64.h"
+#include "envinfo.h"
+#include "ringexec_version.h"
 #include "params.h"
 #include "proto_int.h"
 
@@ -69,6 +71,49 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 	jw_obj_open(&w);
 	jw_key(&w, "sessionId");
 	jw_cstr(&w, s->id);
+	jw_key(&w, "environmentInfo");
+	envinfo_write(&w);
+	jw_key(&w, "server");
+	jw_obj_open(&w);
+	jw_key(&w, "name");
+	jw_cstr(&w, "ringexec");
+	jw_key(&w, "version");
+	jw_cstr(&w, RINGEXEC_VERSION);
+	jw_obj_close(&w);
+	jw_obj_close(&w);
+	methods_result_end(c, id, &w);
+}
+
+/* ---- environment/info, environment/status ---- */
+
+/* These take no params: absent, null or {} (anything else: serde's unit error). */
+static bool methods_unit_params(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	if (!params || (json_is_object(params) && json_object_size(params) == 0))
+		return true;
+	char what[128];
+	pd_describe(params, what, sizeof(what));
+	conn_reply_error(c, id, RPC_INVALID_PARAMS, "invalid type: %s, expected unit", what);
+	return false;
+}
+
+static void method_environment_info(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	if (!methods_unit_params(c, id, params) || !conn_gate(c, id, "environment info"))
+		return;
+	struct jw w = methods_result_begin(c, id);
+	envinfo_write(&w);
+	methods_result_end(c, id, &w);
+}
+
+static void method_environment_status(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	if (!methods_unit_params(c, id, params) || !conn_gate(c, id, "environment status"))
+		return;
+	struct jw w = methods_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_key(&w, "status");
+	jw_cstr(&w, "ready");
 	jw_obj_close(&w);
 	methods_result_end(c, id, &w);
 }
@@ -84,7 +129,35 @@ struct start_args {
 	bool tty;
 	bool pipe_stdin;
 	const char *arg0;
+	bool has_size;
+	uint64_t rows, cols;
+	bool has_timeout;
+	uint64_t timeout_ms;
 };
+
+/* Sandboxing and managed networking are not offered: off is fine, on is refused. */
+static const char *const start_unsupported[] = {
+	"sandbox", "enforceManagedNetwork", "managedNetwork", "networkProxy",
+};
+
+static int start_decode_size(const json_t *params, struct start_args *a, struct pd_err *e)
+{
+	const json_t *size = json_object_get(params, "size");
+	bool has_rows, has_cols;
+	if (!size || json_is_null(size))
+		return 0;
+	if (!json_is_object(size))
+		return pd_type_error(size, "struct TerminalSize", "size", e);
+	if (pd_u64(size, "rows", "u16", &has_rows, &a->rows, e) < 0 ||
+	    pd_u64(size, "cols", "u16", &has_cols, &a->cols, e) < 0)
+		return -1;
+	if (!has_rows || !has_cols || a->rows < 1 || a->rows > 1000 || a->cols < 1 || a->cols > 1000) {
+		snprintf(e->msg, sizeof(e->msg), "size rows and cols must be 1 to 1000");
+		return -1;
+	}
+	a->has_size = true;
+	return 0;
+}
 
 static int start_decode(const json_t *params, struct start_args *a, struct pd_err *e)
 {
@@ -96,8 +169,22 @@ static int start_decode(const json_t *params, struct start_args *a, struct pd_er
 	    pd_string_map(params, "env", true, &a->env, e) < 0 ||
 	    pd_bool(params, "tty", true, &a->tty, e) < 0 ||
 	    pd_bool(params, "pipeStdin", false, &a->pipe_stdin, e) < 0 ||
-	    pd_string(params, "arg0", false, &a->arg0, NULL, e) < 0)
+	    pd_string(params, "arg0", false, &a->arg0, NULL, e) < 0 ||
+	    start_decode_size(params, a, e) < 0 ||
+	    pd_u64(params, "timeoutMs", "u64", &a->has_timeout, &a->timeout_ms, e) < 0)
 		return -1;
+	if (a->has_timeout && (a->timeout_ms < 1 || a->timeout_ms > 86400000)) {
+		snprintf(e->msg, sizeof(e->msg), "timeoutMs must be 1 to 86400000");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(start_unsupported) / sizeof(start_unsupported[0]); i++) {
+		const json_t *v = json_object_get(params, start_unsupported[i]);
+		if (v && !json_is_null(v) && !json_is_false(v)) {
+			snprintf(e->msg, sizeof(e->msg), "%s is not supported by this server",
+				 start_unsupported[i]);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -249,8 +336,8 @@ static void method_process_start(struct conn *c, const struct rpc_id *id, const 
 			.cwd = cwd,
 			.tty = a.tty,
 			.pipe_stdin = a.pipe_stdin,
-			.rows = 24,
-			.cols = 80,
+			.rows = a.has_size ? (unsigned short)a.rows : 24,
+			.cols = a.has_size ? (unsigned short)a.cols : 80,
 		};
 		int err = 0;
 		struct sess_proc *sp = session_start(s, a.process_id, a.process_id_len, &spec, &err);
@@ -258,6 +345,8 @@ static void method_process_start(struct conn *c, const struct rpc_id *id, const 
 		if (!sp) {
 			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "%s (os error %d)", strerror(-err), -err);
 		} else {
+			if (a.has_timeout)
+				session_arm_timeout(sp, a.timeout_ms);
 			struct jw w = methods_result_begin(c, id);
 			jw_obj_open(&w);
 			jw_key(&w, "processId");
@@ -303,22 +392,17 @@ static void method_process_read(struct conn *c, const struct rpc_id *id, const j
 
 /* ---- process/write ---- */
 
-static const char *const write_status_names[] = {
-	[PROC_WRITE_ACCEPTED] = "accepted",
-	[PROC_WRITE_STARTING] = "starting",
-	[PROC_WRITE_STDIN_CLOSED] = "stdinClosed",
-	[PROC_WRITE_UNKNOWN] = "unknownProcess",
-};
-
 static void method_process_write(struct conn *c, const struct rpc_id *id, const json_t *params)
 {
 	struct pd_err e;
 	const char *pid, *chunk, *write_id;
 	size_t pid_len, chunk_len, write_id_len;
+	bool close_stdin = false;
 	if (pd_object(params, "WriteParams", &e) < 0 ||
 	    pd_string(params, "processId", true, &pid, &pid_len, &e) < 0 ||
 	    pd_string(params, "chunk", true, &chunk, &chunk_len, &e) < 0 ||
-	    pd_string(params, "writeId", false, &write_id, &write_id_len, &e) < 0)
+	    pd_string(params, "writeId", false, &write_id, &write_id_len, &e) < 0 ||
+	    pd_bool(params, "closeStdin", false, &close_stdin, &e) < 0)
 		return methods_invalid_params(c, id, &e);
 	char *data = malloc(b64_decoded_max(chunk_len));
 	if (!data)
@@ -336,21 +420,20 @@ static void method_process_write(struct conn *c, const struct rpc_id *id, const 
 		goto out;
 	}
 
-	enum proc_write_status st = PROC_WRITE_UNKNOWN;
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
-	if (sp && write_id && idmap_get(&sp->write_id_set, write_id, write_id_len)) {
-		st = PROC_WRITE_ACCEPTED;	/* a retry of a write already taken */
-	} else if (sp) {
-		st = proc_write(sp->proc, data, (size_t)n);
-		if (st == PROC_WRITE_ACCEPTED && write_id)
-			session_write_id_new(sp, write_id, write_id_len);
+	if (!sp) {
+		struct jw w = methods_result_begin(c, id);
+		jw_obj_open(&w);
+		jw_key(&w, "status");
+		jw_cstr(&w, "unknownProcess");
+		jw_obj_close(&w);
+		methods_result_end(c, id, &w);
+		goto out;
 	}
-	struct jw w = methods_result_begin(c, id);
-	jw_obj_open(&w);
-	jw_key(&w, "status");
-	jw_cstr(&w, write_status_names[st]);
-	jw_obj_close(&w);
-	methods_result_end(c, id, &w);
+	/* session_write takes data (it may hold the write until stdin has room). */
+	if (session_write(c, sp, id, data, (size_t)n, close_stdin, write_id, write_id_len) == 0)
+		return;
+	conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
 out:
 	free(data);
 }
@@ -362,8 +445,11 @@ static void method_process_terminate(struct conn *c, const struct rpc_id *id, co
 	struct pd_err e;
 	const char *pid;
 	size_t pid_len;
+	bool has_grace;
+	uint64_t grace_ms = 0;
 	if (pd_object(params, "TerminateParams", &e) < 0 ||
-	    pd_string(params, "processId", true, &pid, &pid_len, &e) < 0)
+	    pd_string(params, "processId", true, &pid, &pid_len, &e) < 0 ||
+	    pd_u64(params, "graceMs", "u64", &has_grace, &grace_ms, &e) < 0)
 		return methods_invalid_params(c, id, &e);
 	if (!conn_gate(c, id, "exec"))
 		return;
@@ -371,8 +457,10 @@ static void method_process_terminate(struct conn *c, const struct rpc_id *id, co
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
 	if (sp) {
 		running = proc_running(sp->proc);
+		if (running && has_grace && grace_ms > 0)
+			session_terminate_grace(sp, grace_ms);
 		/* An exited process whose group still holds its output open gets it too. */
-		if (running || proc_state(sp->proc) == PROC_EXITED)
+		else if (running || proc_state(sp->proc) == PROC_EXITED)
 			proc_signal(sp->proc, SIGKILL);
 	}
 	struct jw w = methods_result_begin(c, id);
@@ -426,6 +514,43 @@ static void method_process_signal(struct conn *c, const struct rpc_id *id, const
 	methods_result_end(c, id, &w);
 }
 
+/* ---- process/resize ---- */
+
+static void method_process_resize(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	struct pd_err e;
+	const char *pid;
+	size_t pid_len;
+	bool has_rows, has_cols;
+	uint64_t rows = 0, cols = 0;
+	if (pd_object(params, "ResizeParams", &e) < 0 ||
+	    pd_string(params, "processId", true, &pid, &pid_len, &e) < 0 ||
+	    pd_u64(params, "rows", "u16", &has_rows, &rows, &e) < 0 ||
+	    pd_u64(params, "cols", "u16", &has_cols, &cols, &e) < 0)
+		return methods_invalid_params(c, id, &e);
+	if (!has_rows)
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "missing field `rows`");
+	if (!has_cols)
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "missing field `cols`");
+	if (rows < 1 || rows > 1000 || cols < 1 || cols > 1000)
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "rows and cols must be 1 to 1000");
+	if (!conn_gate(c, id, "exec"))
+		return;
+	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
+	if (!sp)
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s", pid);
+	int ret = proc_resize(sp->proc, (unsigned short)rows, (unsigned short)cols);
+	if (ret == -ENOTTY)
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s is not a tty", pid);
+	if (ret < 0 && ret != -EBADF)
+		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to resize: %s",
+					strerror(-ret));
+	struct jw w = methods_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_obj_close(&w);
+	methods_result_end(c, id, &w);
+}
+
 /* ---- the table ---- */
 
 static const struct {
@@ -438,6 +563,9 @@ static const struct {
 	{ "process/write", method_process_write },
 	{ "process/terminate", method_process_terminate },
 	{ "process/signal", method_process_signal },
+	{ "process/resize", method_process_resize },
+	{ "environment/info", method_environment_info },
+	{ "environment/status", method_environment_status },
 };
 
 method_fn *methods_find(const char *name)

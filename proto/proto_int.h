@@ -59,6 +59,7 @@ struct conn {
 	enum conn_phase phase;
 	struct session *sess;		/* attached session, after initialize */
 	struct dlist waiters;		/* pending long-poll reads (struct waiter) */
+	struct dlist held;		/* process/writes waiting for stdin room */
 };
 
 struct session {
@@ -79,11 +80,29 @@ struct sess_proc {
 	struct dlist link;		/* in s->order */
 	struct dlist waiters;		/* long-poll reads on this process */
 	struct loop_timer retain;	/* removal after close + retain_ms */
+	struct loop_timer timeout;	/* timeoutMs: SIGKILL when it fires */
+	bool timed_out;			/* the timeout killed it */
+	struct loop_timer grace;	/* terminate graceMs: SIGKILL when it fires */
+	struct dlist held;		/* writes waiting for stdin room, in order */
 	bool paused;			/* output reads paused by back-pressure */
 	bool closed;			/* `closed` was emitted */
 	char **write_ids;		/* ring of the last WRITE_IDS_KEPT writeIds */
 	size_t write_ids_next;		/* next slot of the ring */
 	struct idmap write_id_set;	/* the same ids, for lookup */
+};
+
+/* A process/write held back until the process's stdin queue has room. */
+struct held_write {
+	struct conn *c;
+	struct sess_proc *sp;
+	struct dlist conn_link;		/* in c->held */
+	struct dlist proc_link;		/* in sp->held */
+	struct rpc_id id;		/* owned copy */
+	char *data;			/* decoded bytes, owned */
+	size_t len;
+	bool close_stdin;
+	char *write_id;			/* owned, or NULL */
+	size_t write_id_len;
 };
 
 /* A process/read that waits for output, exit or close. */
@@ -118,6 +137,16 @@ struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 /* Write a process/read result for sp into w; true when it should be sent now. */
 bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, bool has_max,
 			 uint64_t max_bytes, bool waited_out);
+/* Write to sp's stdin now, or hold the write (taking data) until there is
+ * room; either way the reply is sent. 0 or -ENOMEM (data not taken). */
+int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, char *data,
+		  size_t len, bool close_stdin, const char *write_id, size_t write_id_len);
+/* Drop a held write without answering (its connection is gone). */
+void session_held_free(struct held_write *h);
+/* terminate with graceMs: SIGTERM+SIGCONT now, SIGKILL after ms. */
+void session_terminate_grace(struct sess_proc *sp, uint64_t ms);
+/* Kill the process group after ms (timeoutMs); `exited` says timedOut. */
+void session_arm_timeout(struct sess_proc *sp, uint64_t ms);
 /* Remember writeId; false when it was seen before. */
 bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len);
 /* Queue a long-poll read. 0 or -ENOMEM. */

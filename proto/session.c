@@ -8,6 +8,7 @@
  * --session-ttl 0 a detached session kills its processes at once.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,13 @@
 static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chunk *c);
 static void session_on_exited(void *ctx, struct proc *p, uint64_t seq, int code, int signo);
 static void session_on_closed(void *ctx, struct proc *p, uint64_t seq);
+static void session_on_stdin_ready(void *ctx, struct proc *p);
 
 static const struct proc_observer session_observer = {
 	.output = session_on_output,
 	.exited = session_on_exited,
 	.closed = session_on_closed,
+	.stdin_ready = session_on_stdin_ready,
 };
 
 static const char *const session_stream_names[] = { "stdout", "stderr", "pty" };
@@ -74,7 +77,11 @@ static void session_entry_free(struct sess_proc *sp)
 	struct session *s = sp->s;
 	while (!dlist_empty(&sp->waiters))
 		session_waiter_free(container_of(sp->waiters.next, struct waiter, proc_link));
+	while (!dlist_empty(&sp->held))
+		session_held_free(container_of(sp->held.next, struct held_write, proc_link));
 	loop_timer_cancel(s->pr->loop, &sp->retain);
+	loop_timer_cancel(s->pr->loop, &sp->timeout);
+	loop_timer_cancel(s->pr->loop, &sp->grace);
 	idmap_del(&s->procs, sp->id, sp->id_len);
 	dlist_del(&sp->link);
 	if (!sp->closed && s->open_procs)
@@ -92,6 +99,120 @@ static void session_entry_free(struct sess_proc *sp)
 static void session_retain_expired(struct loop_timer *t)
 {
 	session_entry_free(container_of(t, struct sess_proc, retain));
+}
+
+static void session_timeout_expired(struct loop_timer *t)
+{
+	struct sess_proc *sp = container_of(t, struct sess_proc, timeout);
+	if (!proc_running(sp->proc))
+		return;
+	sp->timed_out = true;
+	proc_signal(sp->proc, SIGKILL);
+}
+
+void session_arm_timeout(struct sess_proc *sp, uint64_t ms)
+{
+	loop_timer_arm(sp->s->pr->loop, &sp->timeout, ms);
+}
+
+static void session_grace_expired(struct loop_timer *t)
+{
+	struct sess_proc *sp = container_of(t, struct sess_proc, grace);
+	proc_signal(sp->proc, SIGKILL);
+}
+
+void session_terminate_grace(struct sess_proc *sp, uint64_t ms)
+{
+	proc_signal(sp->proc, SIGTERM);
+	proc_signal(sp->proc, SIGCONT);
+	if (!loop_timer_armed(&sp->grace))
+		loop_timer_arm(sp->s->pr->loop, &sp->grace, ms);
+}
+
+/* ---- process/write, with back-pressure on stdin ---- */
+
+static const char *const session_write_status[] = {
+	[PROC_WRITE_ACCEPTED] = "accepted",
+	[PROC_WRITE_STARTING] = "starting",
+	[PROC_WRITE_STDIN_CLOSED] = "stdinClosed",
+	[PROC_WRITE_UNKNOWN] = "unknownProcess",
+};
+
+static void session_reply_status(struct conn *c, const struct rpc_id *id, enum proc_write_status st)
+{
+	struct proto *pr = c->pr;
+	struct jw w;
+	buf_reset(&pr->scratch);
+	jw_init(&w, &pr->scratch);
+	rpc_result_begin(&w, id);
+	jw_obj_open(&w);
+	jw_key(&w, "status");
+	jw_cstr(&w, session_write_status[st]);
+	jw_obj_close(&w);
+	rpc_result_end(&w);
+	conn_send_buf(c, &pr->scratch);
+}
+
+static enum proc_write_status session_write_now(struct sess_proc *sp, const char *data, size_t len,
+						bool close_stdin, const char *wid, size_t wid_len)
+{
+	if (wid && idmap_get(&sp->write_id_set, wid, wid_len))
+		return PROC_WRITE_ACCEPTED;	/* a retry of a write already taken */
+	enum proc_write_status st = proc_write(sp->proc, data, len, close_stdin);
+	if (st == PROC_WRITE_ACCEPTED && wid)
+		session_write_id_new(sp, wid, wid_len);
+	return st;
+}
+
+void session_held_free(struct held_write *h)
+{
+	dlist_del(&h->conn_link);
+	dlist_del(&h->proc_link);
+	rpc_id_free(&h->id);
+	free(h->data);
+	free(h->write_id);
+	free(h);
+}
+
+int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, char *data,
+		  size_t len, bool close_stdin, const char *write_id, size_t write_id_len)
+{
+	/* Writes already waiting go first: a new one queues behind them. */
+	if (dlist_empty(&sp->held) && !proc_stdin_full(sp->proc)) {
+		session_reply_status(c, id, session_write_now(sp, data, len, close_stdin, write_id,
+							      write_id_len));
+		free(data);
+		return 0;
+	}
+	struct held_write *h = calloc(1, sizeof(*h));
+	if (!h || rpc_id_copy(&h->id, id) < 0 ||
+	    (write_id && !(h->write_id = strndup(write_id, write_id_len)))) {
+		if (h)
+			rpc_id_free(&h->id);
+		free(h);
+		return -ENOMEM;
+	}
+	h->c = c;
+	h->sp = sp;
+	h->data = data;
+	h->len = len;
+	h->close_stdin = close_stdin;
+	h->write_id_len = write_id_len;
+	dlist_add_tail(&c->held, &h->conn_link);
+	dlist_add_tail(&sp->held, &h->proc_link);
+	return 0;
+}
+
+static void session_on_stdin_ready(void *ctx, struct proc *p)
+{
+	struct sess_proc *sp = ctx;
+	while (!dlist_empty(&sp->held) && !proc_stdin_full(p)) {
+		struct held_write *h = container_of(sp->held.next, struct held_write, proc_link);
+		enum proc_write_status st = session_write_now(sp, h->data, h->len, h->close_stdin,
+							      h->write_id, h->write_id_len);
+		session_reply_status(h->c, &h->id, st);
+		session_held_free(h);
+	}
 }
 
 struct sess_proc *session_find(struct session *s, const char *id, size_t len)
@@ -120,6 +241,9 @@ struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 	dlist_add_tail(&s->order, &sp->link);
 	idmap_init(&sp->write_id_set);
 	loop_timer_init(&sp->retain, session_retain_expired);
+	loop_timer_init(&sp->timeout, session_timeout_expired);
+	loop_timer_init(&sp->grace, session_grace_expired);
+	dlist_init(&sp->held);
 	s->open_procs++;
 
 	/* STARTING: the id is reserved from here until the spawn returns. */
@@ -322,7 +446,7 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 }
 
 static void session_notify_simple(struct sess_proc *sp, const char *method, uint64_t seq,
-				  bool with_exit, int code)
+				  bool with_exit, int code, int signo)
 {
 	struct session *s = sp->s;
 	struct proto *pr = s->pr;
@@ -342,6 +466,16 @@ static void session_notify_simple(struct sess_proc *sp, const char *method, uint
 		jw_i64(&w, code);
 		jw_key(&w, "sandboxDenied");
 		jw_bool(&w, false);
+		jw_key(&w, "signal");
+		if (signo && sigabbrev_np(signo)) {
+			char name[32];
+			snprintf(name, sizeof(name), "SIG%s", sigabbrev_np(signo));
+			jw_cstr(&w, name);
+		} else {
+			jw_null(&w);
+		}
+		jw_key(&w, "timedOut");
+		jw_bool(&w, sp->timed_out);
 	}
 	jw_obj_close(&w);
 	rpc_notification_end(&w);
@@ -351,9 +485,9 @@ static void session_notify_simple(struct sess_proc *sp, const char *method, uint
 static void session_on_exited(void *ctx, struct proc *p, uint64_t seq, int code, int signo)
 {
 	(void)p;
-	(void)signo;
 	struct sess_proc *sp = ctx;
-	session_notify_simple(sp, "process/exited", seq, true, code);
+	loop_timer_cancel(sp->s->pr->loop, &sp->timeout);
+	session_notify_simple(sp, "process/exited", seq, true, code, signo);
 	session_wake(sp);
 }
 
@@ -363,9 +497,10 @@ static void session_on_closed(void *ctx, struct proc *p, uint64_t seq)
 	struct sess_proc *sp = ctx;
 	struct session *s = sp->s;
 	sp->closed = true;
+	loop_timer_cancel(s->pr->loop, &sp->grace);
 	if (s->open_procs)
 		s->open_procs--;
-	session_notify_simple(sp, "process/closed", seq, false, 0);
+	session_notify_simple(sp, "process/closed", seq, false, 0, 0);
 	session_wake(sp);
 	loop_timer_arm(s->pr->loop, &sp->retain, s->pr->cfg.retain_ms);
 }

@@ -579,6 +579,9 @@ static int ws_head_input(struct ws_conn *ws, const char *data, size_t len)
 {
 	if (buf_append(&ws->head, data, len))
 		return -ENOMEM;
+	/* The parser starts over each time: only a new line can change its answer. */
+	if (!memchr(data, '\n', len) && ws->head.len < ws->cfg.max_head)
+		return 0;
 	struct http_request req;
 	switch (http_parse_request(ws->head.data, ws->head.len, ws->cfg.max_head, &req)) {
 	case HTTP_INCOMPLETE:
