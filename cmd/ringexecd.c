@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "conn.h"
 #include "engine.h"
 #include "listen.h"
@@ -97,7 +98,7 @@ static void *on_ws_open(void *ctx, struct ws_conn *ws, const char *peer)
 	struct server *srv = ctx;
 	if (srv->shutdown_started_ms)
 		return NULL;
-	fprintf(stderr, "ringexecd: info: connection from %s\n", peer);
+	log_info("connection from %s", peer);
 	return conn_new(srv->proto, &conn_io, ws, peer);
 }
 
@@ -161,7 +162,7 @@ static void on_shutdown_signal(void *ctx, int signo)
 	struct server *srv = ctx;
 	if (srv->shutdown_started_ms)
 		return;
-	fprintf(stderr, "ringexecd: info: %s: shutting down\n", strsignal(signo));
+	log_info("%s: shutting down", strsignal(signo));
 	srv->shutdown_started_ms = loop_now_ms(srv->loop);
 	if (srv->listener) {
 		listen_stop(srv->listener);
@@ -222,6 +223,7 @@ int main(int argc, char **argv)
 	};
 	int opt;
 	uint64_t v;
+	enum log_level level;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_LISTEN:
@@ -274,11 +276,11 @@ int main(int argc, char **argv)
 			origins[norigins++] = optarg;
 			break;
 		case O_LOG:
-			if (strcmp(optarg, "error") && strcmp(optarg, "warn") && strcmp(optarg, "info") &&
-			    strcmp(optarg, "debug")) {
+			if (log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "ringexecd: --log-level must be error, warn, info or debug\n");
 				return 2;
 			}
+			log_set_level(level);
 			break;
 		case O_VERSION:
 			printf("ringexecd %s\n", RINGEXEC_VERSION);
@@ -348,9 +350,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!loopback)
-		fprintf(stderr, "ringexecd: warn: listening on a non-loopback address without "
+		log_warn("listening on a non-loopback address without "
 				"authentication: anyone who can reach it can run commands\n");
-	fprintf(stderr, "ringexecd: info: listening on %s (exit waits: %s)\n", url,
+	log_info("listening on %s (exit waits: %s)", url,
 		loop_has_waitid(srv.loop) ? "IORING_OP_WAITID" : "POLL_ADD on pidfd + waitid");
 	printf("%s\n", url);
 	fflush(stdout);

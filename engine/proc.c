@@ -11,6 +11,7 @@
  * and every stream has ended. Every in-flight op is counted in `inflight`;
  * a released proc frees itself when that count reaches zero (DESIGN rule 1).
  */
+#include "log.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -367,7 +368,7 @@ static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 				if (p->obs && !p->obs->output(p->ctx, p, c))
 					p->paused = true;
 			} else {
-				fprintf(stderr, "ringexecd: error: pid %d: out of memory, %d bytes of output lost\n",
+				log_error("pid %d: out of memory, %d bytes of output lost",
 					(int)p->pid, res);
 			}
 		}
@@ -383,7 +384,7 @@ static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 		} else {
 			/* 0 is EOF on a pipe; EIO is EOF on a PTY master; errors end it too. */
 			if (res < 0 && res != -EIO && res != -ECANCELED)
-				fprintf(stderr, "ringexecd: warn: pid %d: output read: %s\n",
+				log_warn("pid %d: output read: %s",
 					(int)p->pid, strerror(-res));
 			proc_stream_end(s);
 		}
@@ -455,7 +456,7 @@ static void proc_wait_done(struct loop_op *op, int res, uint32_t flags)
 		proc_wait_arm(p);
 	} else if (loop_has_waitid(p->eng->loop)) {
 		if (res < 0) {
-			fprintf(stderr, "ringexecd: warn: pid %d: waitid: %s\n", (int)p->pid,
+			log_warn("pid %d: waitid: %s", (int)p->pid,
 				strerror(-res));
 			p->exit_code = -1;
 		} else {

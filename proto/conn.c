@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "engine.h"
 #include "proto_int.h"
 
@@ -89,11 +90,11 @@ static void conn_on_notification(struct conn *c, const char *method)
 		if (c->phase == CONN_INITIALIZING)
 			c->phase = CONN_READY;
 		else if (c->phase == CONN_NEW)
-			fprintf(stderr, "ringexecd: warn: %s: `initialized` before `initialize`, ignored\n",
+			log_warn("%s: `initialized` before `initialize`, ignored",
 				c->peer);
 		return;
 	}
-	fprintf(stderr, "ringexecd: warn: %s: unknown notification `%.64s` ignored\n", c->peer,
+	log_warn("%s: unknown notification `%.64s` ignored", c->peer,
 		method);
 }
 
@@ -111,7 +112,7 @@ void conn_on_message(struct conn *c, const char *data, size_t len)
 		conn_on_notification(c, m.method);
 		break;
 	case RPC_RESPONSE:
-		fprintf(stderr, "ringexecd: warn: %s: unexpected response from client ignored\n",
+		log_warn("%s: unexpected response from client ignored",
 			c->peer);
 		break;
 	case RPC_REQUEST: {

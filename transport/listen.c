@@ -5,6 +5,7 @@
  * write accepted sockets nor know HTTP: each new fd goes straight to the
  * callback, which owns it from then on.
  */
+#include "log.h"
 #include "listen.h"
 
 #include "loop.h"
@@ -193,7 +194,7 @@ static void listen_back_off(struct listener *l, int res, bool more)
 {
 	if (!l->warned) {
 		l->warned = true;
-		fprintf(stderr, "ringexecd: warn: accept: %s; retrying every %d ms (logged once)\n",
+		log_warn("accept: %s; retrying every %d ms (logged once)",
 			strerror(-res), LISTEN_BACKOFF_MS);
 	}
 	if (more)
