@@ -300,7 +300,9 @@ static void terminate_with_grace(void)
 
 	REQUIRE(r);
 	REQUIRE(start_ok(r, start_params("g1", polite, false)));
-	CHECK(rpc_wait_notification(r, "process/output", "g1", T_MS) != NULL);
+	resp = rpc_wait_notification(r, "process/output", "g1", T_MS);
+	CHECK(resp != NULL);
+	json_decref(resp);
 	resp = rpc_call(r, "process/terminate",
 			json_pack("{s:s, s:i}", "processId", "g1", "graceMs", 2000), T_MS);
 	CHECK_RESULT(resp, json_pack("{s:b}", "running", 1));
@@ -311,7 +313,9 @@ static void terminate_with_grace(void)
 	rpc_output_free(&o);
 
 	REQUIRE(start_ok(r, start_params("g2", stubborn, false)));
-	CHECK(rpc_wait_notification(r, "process/output", "g2", T_MS) != NULL);
+	resp = rpc_wait_notification(r, "process/output", "g2", T_MS);
+	CHECK(resp != NULL);
+	json_decref(resp);
 	t0 = wsc_now_ms();
 	resp = rpc_call(r, "process/terminate",
 			json_pack("{s:s, s:i}", "processId", "g2", "graceMs", 300), T_MS);
