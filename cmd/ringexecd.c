@@ -44,8 +44,9 @@ static const char usage[] =
 	"(the codex exec-server protocol).\n"
 	"\n"
 	"  --listen URL           ws://IP:PORT (default ws://127.0.0.1:0; IPv6 as ws://[::1]:PORT)\n"
-	"  --session-ttl SECONDS  how long a dropped connection's session lives (only 0 so far:\n"
-	"                         its processes are killed at once)\n"
+	"  --session-ttl SECONDS  how long a dropped connection's session and its processes\n"
+	"                         live, resumable with initialize.resumeSessionId (default 30;\n"
+	"                         0: its processes are killed at once)\n"
 	"  --retain-ms MS         keep a closed process's output this long (default 30000)\n"
 	"  --retain-bytes BYTES   output kept per process for process/read (default 1048576)\n"
 	"  --exit-drain-ms MS     how long `exited` waits for output streams (default 50)\n"
@@ -82,6 +83,16 @@ static size_t io_queued(void *io)
 	return ws_queued(io);
 }
 
+static uint64_t io_sent_total(void *io)
+{
+	return ws_sent_total(io);
+}
+
+static uint64_t io_queued_end(void *io)
+{
+	return ws_queued_end(io);
+}
+
 static void io_close(void *io, int code)
 {
 	ws_close(io, (uint16_t)code);
@@ -90,6 +101,8 @@ static void io_close(void *io, int code)
 static const struct conn_io conn_io = {
 	.send = io_send,
 	.queued = io_queued,
+	.sent_total = io_sent_total,
+	.queued_end = io_queued_end,
 	.close = io_close,
 };
 
@@ -113,6 +126,11 @@ static void on_ws_drained(void *user)
 	conn_on_drained(user);
 }
 
+static void on_ws_sent(void *user)
+{
+	conn_on_sent(user);
+}
+
 static void on_ws_closed(void *user)
 {
 	conn_on_closed(user);
@@ -122,6 +140,7 @@ static const struct ws_handler ws_handler = {
 	.open = on_ws_open,
 	.message = on_ws_message,
 	.drained = on_ws_drained,
+	.sent = on_ws_sent,
 	.closed = on_ws_closed,
 };
 
@@ -199,7 +218,8 @@ int main(int argc, char **argv)
 	};
 	struct proto_config pcfg = {
 		.retain_ms = 30000,
-		.session_ttl_ms = 0,
+		.session_ttl_ms = 30000,
+		.retain_bytes = 1u << 20,
 		.max_processes = 1024,
 		.send_high_water = 4u << 20,
 		.max_spawn_bytes = 1u << 20,
@@ -230,13 +250,9 @@ int main(int argc, char **argv)
 			listen_url = optarg;
 			break;
 		case O_TTL:
-			if (parse_u64("--session-ttl", optarg, &v) < 0)
+			if (parse_u64("--session-ttl", optarg, &v) < 0 || v > 86400 * 365)
 				return 2;
-			if (v != 0) {
-				fprintf(stderr, "ringexecd: --session-ttl: only 0 is supported so far\n");
-				return 2;
-			}
-			pcfg.session_ttl_ms = 0;
+			pcfg.session_ttl_ms = v * 1000;
 			break;
 		case O_RETAIN_MS:
 			if (parse_u64("--retain-ms", optarg, &pcfg.retain_ms) < 0)
@@ -246,6 +262,7 @@ int main(int argc, char **argv)
 			if (parse_u64("--retain-bytes", optarg, &v) < 0)
 				return 2;
 			ecfg.retain_bytes = v;
+			pcfg.retain_bytes = v;
 			break;
 		case O_DRAIN:
 			if (parse_u64("--exit-drain-ms", optarg, &v) < 0)

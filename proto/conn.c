@@ -128,6 +128,12 @@ void conn_on_message(struct conn *c, const char *data, size_t len)
 	rpc_msg_free(&m);
 }
 
+void conn_on_sent(struct conn *c)
+{
+	if (c->sess)
+		session_on_sent(c->sess);
+}
+
 void conn_on_drained(struct conn *c)
 {
 	if (c->sess)

@@ -19,6 +19,7 @@ struct conn;
 struct proto_config {
 	uint64_t retain_ms;		/* keep a closed process's entry this long (30000) */
 	uint64_t session_ttl_ms;	/* detached sessions live this long; 0: kill at once */
+	size_t retain_bytes;		/* undelivered output kept per process while detached */
 	size_t max_processes;		/* per session, not yet closed (1024) */
 	size_t send_high_water;		/* pause output reads above this many queued bytes */
 	size_t max_spawn_bytes;		/* argv + env bytes per start (1 MiB) */
@@ -29,6 +30,11 @@ struct conn_io {
 	int (*send)(void *io, const char *msg, size_t len);
 	/* Bytes queued and not yet written to the peer. */
 	size_t (*queued)(void *io);
+	/* Bytes written to the peer so far, and the stream offset just past
+	 * everything queued: a message counts as delivered once the first
+	 * passes the second as it was right after the message was queued. */
+	uint64_t (*sent_total)(void *io);
+	uint64_t (*queued_end)(void *io);
 	/* Close the connection with a WebSocket close code. */
 	void (*close)(void *io, int code);
 };
@@ -42,6 +48,8 @@ struct conn *conn_new(struct proto *pr, const struct conn_io *io, void *io_ctx, 
 void conn_on_message(struct conn *c, const char *data, size_t len);
 /* The send queue fell below its low-water mark: resume paused output. */
 void conn_on_drained(struct conn *c);
+/* Queued bytes reached the peer's socket: output up to there is delivered. */
+void conn_on_sent(struct conn *c);
 /* The transport is gone: detach the session, drop pending reads, free c. */
 void conn_on_closed(struct conn *c);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "b64.h"
 #include "envinfo.h"
@@ -57,14 +58,23 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 	if (c->phase != CONN_NEW)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST,
 					"initialize may only be sent once per connection");
-	if (resume)
-		/* Only --session-ttl 0 exists so far: no session outlives its connection. */
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown session id %s", resume);
-
-	struct session *s = session_new(c->pr);
-	if (!s)
-		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
-	session_attach(s, c);
+	struct session *s;
+	if (resume) {
+		s = idmap_get(&c->pr->sessions, resume, strlen(resume));
+		if (!s)
+			return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown session id %s",
+						resume);
+		if (s->conn)
+			return conn_reply_error(c, id, RPC_SESSION_ATTACHED,
+						"session %s is already attached to another connection",
+						resume);
+		session_resume(s, c);
+	} else {
+		s = session_new(c->pr);
+		if (!s)
+			return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		session_attach(s, c);
+	}
 	c->phase = CONN_INITIALIZING;
 
 	struct jw w = methods_result_begin(c, id);
@@ -341,6 +351,12 @@ static void method_process_start(struct conn *c, const struct rpc_id *id, const 
 		};
 		int err = 0;
 		struct sess_proc *sp = session_start(s, a.process_id, a.process_id_len, &spec, &err);
+		if (sp) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			sp->started_at_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+			session_keep_argv(sp, v.argv);
+		}
 		start_vectors_free(&v);
 		if (!sp) {
 			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "%s (os error %d)", strerror(-err), -err);
@@ -551,6 +567,61 @@ static void method_process_resize(struct conn *c, const struct rpc_id *id, const
 	methods_result_end(c, id, &w);
 }
 
+/* ---- process/list ---- */
+
+static const char *const list_state_names[] = {
+	[PROC_STARTING] = "starting",
+	[PROC_RUNNING] = "running",
+	[PROC_EXITED] = "exited",
+	[PROC_CLOSED] = "closed",
+};
+
+static void method_process_list(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	if (params && !json_is_object(params)) {
+		struct pd_err e;
+		pd_object(params, "ListParams", &e);
+		return methods_invalid_params(c, id, &e);
+	}
+	if (!conn_gate(c, id, "exec"))
+		return;
+	struct session *s = c->sess;
+	struct jw w = methods_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_key(&w, "processes");
+	jw_arr_open(&w);
+	for (struct dlist *n = s->order.next; n != &s->order; n = n->next) {
+		struct sess_proc *sp = container_of(n, struct sess_proc, link);
+		uint64_t exit_seq;
+		int code;
+		jw_obj_open(&w);
+		jw_key(&w, "processId");
+		jw_str(&w, sp->id, sp->id_len);
+		jw_key(&w, "pid");
+		jw_i64(&w, proc_pid(sp->proc));
+		jw_key(&w, "argv");
+		jw_arr_open(&w);
+		for (char **a = sp->argv; a && *a; a++)
+			jw_cstr(&w, *a);
+		jw_arr_close(&w);
+		jw_key(&w, "tty");
+		jw_bool(&w, proc_is_tty(sp->proc));
+		jw_key(&w, "state");
+		jw_cstr(&w, list_state_names[proc_state(sp->proc)]);
+		jw_key(&w, "exitCode");
+		if (proc_exit_event(sp->proc, &exit_seq, &code))
+			jw_i64(&w, code);
+		else
+			jw_null(&w);
+		jw_key(&w, "startedAtMs");
+		jw_u64(&w, sp->started_at_ms);
+		jw_obj_close(&w);
+	}
+	jw_arr_close(&w);
+	jw_obj_close(&w);
+	methods_result_end(c, id, &w);
+}
+
 /* ---- the table ---- */
 
 static const struct {
@@ -564,6 +635,7 @@ static const struct {
 	{ "process/terminate", method_process_terminate },
 	{ "process/signal", method_process_signal },
 	{ "process/resize", method_process_resize },
+	{ "process/list", method_process_list },
 	{ "environment/info", method_environment_info },
 	{ "environment/status", method_environment_status },
 };

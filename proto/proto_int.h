@@ -69,6 +69,14 @@ struct session {
 	struct idmap procs;		/* processId -> struct sess_proc */
 	struct dlist order;		/* sess_procs in start order */
 	size_t open_procs;		/* entries not yet closed */
+	struct dlist unconfirmed;	/* sess_procs with output queued but not yet sent */
+	struct loop_timer ttl;		/* while detached: the end of the session */
+};
+
+/* Output queued on the connection: delivered once sent_total reaches end. */
+struct sent_mark {
+	uint64_t end;			/* queued_end right after the notification */
+	uint64_t seq;			/* the chunk's seq */
 };
 
 /* One processId of a session: its proc, retention and waiting readers. */
@@ -86,6 +94,11 @@ struct sess_proc {
 	struct dlist held;		/* writes waiting for stdin room, in order */
 	bool paused;			/* output reads paused by back-pressure */
 	bool closed;			/* `closed` was emitted */
+	struct dlist unconfirmed_link;	/* in s->unconfirmed while marks are pending */
+	struct sent_mark *marks;	/* FIFO ring of queued-not-sent chunks */
+	size_t marks_head, marks_count, marks_cap;
+	char **argv;			/* copy of argv, for process/list */
+	uint64_t started_at_ms;		/* wall clock at start, for process/list */
 	char **write_ids;		/* ring of the last WRITE_IDS_KEPT writeIds */
 	size_t write_ids_next;		/* next slot of the ring */
 	struct idmap write_id_set;	/* the same ids, for lookup */
@@ -127,6 +140,10 @@ bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family);
 /* session.c */
 struct session *session_new(struct proto *pr);
 void session_attach(struct session *s, struct conn *c);
+/* A detached session taken over by c (resume): stop its TTL, resume output. */
+void session_resume(struct session *s, struct conn *c);
+/* Output queued on the attached connection has reached its socket. */
+void session_on_sent(struct session *s);
 /* The connection is gone: with TTL 0 every process is killed and the session freed. */
 void session_detach(struct session *s);
 struct sess_proc *session_find(struct session *s, const char *id, size_t len);
@@ -152,6 +169,8 @@ bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len);
 /* Queue a long-poll read. 0 or -ENOMEM. */
 int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, uint64_t after,
 		 bool has_max, uint64_t max_bytes, uint64_t wait_ms);
+/* Remember argv for process/list. 0 or -ENOMEM. */
+int session_keep_argv(struct sess_proc *sp, const char *const *argv);
 /* Drop a waiter without answering (its connection is gone). */
 void session_waiter_free(struct waiter *w);
 /* Resume output of every paused process of the session. */

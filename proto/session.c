@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "log.h"
 #include "proto_int.h"
 
 static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chunk *c);
@@ -46,6 +47,8 @@ static void session_uuid(char out[37])
 		 b[12], b[13], b[14], b[15]);
 }
 
+static void session_ttl_expired(struct loop_timer *t);
+
 struct session *session_new(struct proto *pr)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -54,6 +57,8 @@ struct session *session_new(struct proto *pr)
 	s->pr = pr;
 	idmap_init(&s->procs);
 	dlist_init(&s->order);
+	dlist_init(&s->unconfirmed);
+	loop_timer_init(&s->ttl, session_ttl_expired);
 	do
 		session_uuid(s->id);
 	while (idmap_get(&pr->sessions, s->id, 36));
@@ -79,6 +84,11 @@ static void session_entry_free(struct sess_proc *sp)
 		session_waiter_free(container_of(sp->waiters.next, struct waiter, proc_link));
 	while (!dlist_empty(&sp->held))
 		session_held_free(container_of(sp->held.next, struct held_write, proc_link));
+	dlist_del(&sp->unconfirmed_link);
+	free(sp->marks);
+	for (char **a = sp->argv; a && *a; a++)
+		free(*a);
+	free(sp->argv);
 	loop_timer_cancel(s->pr->loop, &sp->retain);
 	loop_timer_cancel(s->pr->loop, &sp->timeout);
 	loop_timer_cancel(s->pr->loop, &sp->grace);
@@ -238,6 +248,7 @@ struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 	sp->id_len = len;
 	sp->s = s;
 	dlist_init(&sp->waiters);
+	dlist_init(&sp->unconfirmed_link);
 	dlist_add_tail(&s->order, &sp->link);
 	idmap_init(&sp->write_id_set);
 	loop_timer_init(&sp->retain, session_retain_expired);
@@ -404,12 +415,91 @@ int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, 
 	return 0;
 }
 
+int session_keep_argv(struct sess_proc *sp, const char *const *argv)
+{
+	size_t n = 0;
+	while (argv[n])
+		n++;
+	sp->argv = calloc(n + 1, sizeof(*sp->argv));
+	if (!sp->argv)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!(sp->argv[i] = strdup(argv[i])))
+			return -ENOMEM;
+	return 0;
+}
+
+/* ---- delivery: a chunk counts once its notification reached the socket ---- */
+
+static void session_mark_queued(struct sess_proc *sp, uint64_t end, uint64_t seq)
+{
+	if (sp->marks_count == sp->marks_cap) {
+		size_t cap = sp->marks_cap ? sp->marks_cap * 2 : 16;
+		struct sent_mark *m = malloc(cap * sizeof(*m));
+		if (!m) {
+			/* Cannot track it: count it delivered now, as before. */
+			proc_set_delivered(sp->proc, seq);
+			return;
+		}
+		for (size_t i = 0; i < sp->marks_count; i++)
+			m[i] = sp->marks[(sp->marks_head + i) % sp->marks_cap];
+		free(sp->marks);
+		sp->marks = m;
+		sp->marks_cap = cap;
+		sp->marks_head = 0;
+	}
+	sp->marks[(sp->marks_head + sp->marks_count++) % sp->marks_cap] =
+		(struct sent_mark){ .end = end, .seq = seq };
+	if (dlist_empty(&sp->unconfirmed_link))
+		dlist_add_tail(&sp->s->unconfirmed, &sp->unconfirmed_link);
+}
+
+void session_on_sent(struct session *s)
+{
+	if (!s->conn)
+		return;
+	uint64_t sent = s->conn->io->sent_total(s->conn->io_ctx);
+	struct dlist *n = s->unconfirmed.next;
+	while (n != &s->unconfirmed) {
+		struct dlist *next = n->next;
+		struct sess_proc *sp = container_of(n, struct sess_proc, unconfirmed_link);
+		uint64_t seq = 0;
+		while (sp->marks_count && sp->marks[sp->marks_head].end <= sent) {
+			seq = sp->marks[sp->marks_head].seq;
+			sp->marks_head = (sp->marks_head + 1) % sp->marks_cap;
+			sp->marks_count--;
+		}
+		if (seq)
+			proc_set_delivered(sp->proc, seq);
+		if (!sp->marks_count)
+			dlist_del(&sp->unconfirmed_link);
+		n = next;
+	}
+}
+
+/* The connection is gone: what it had not sent stays undelivered. */
+static void session_forget_marks(struct session *s)
+{
+	while (!dlist_empty(&s->unconfirmed)) {
+		struct sess_proc *sp = container_of(s->unconfirmed.next, struct sess_proc,
+						    unconfirmed_link);
+		sp->marks_count = 0;
+		dlist_del(&sp->unconfirmed_link);
+	}
+}
+
 /* ---- engine events -> notifications ---- */
 
-static bool session_over_high_water(struct session *s)
+/* Should this process's output reads pause? Attached: while the send queue
+ * is above its high-water mark. Detached: once its undelivered output fills
+ * the retention, so nothing unseen is ever dropped. */
+static bool session_should_pause(struct sess_proc *sp)
 {
+	struct session *s = sp->s;
 	struct conn *c = s->conn;
-	return c && c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water;
+	if (c)
+		return c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water;
+	return outlog_undelivered_bytes(proc_log(sp->proc)) >= s->pr->cfg.retain_bytes;
 }
 
 static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chunk *c)
@@ -434,11 +524,13 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 		jw_b64(&w, c->data, c->len);
 		jw_obj_close(&w);
 		rpc_notification_end(&w);
-		if (jw_ok(&w) && s->conn->io->send(s->conn->io_ctx, pr->scratch.data, pr->scratch.len) == 0)
-			proc_set_delivered(p, c->seq);
+		struct conn *cn = s->conn;
+		if (jw_ok(&w) && cn->io->send(cn->io_ctx, pr->scratch.data, pr->scratch.len) == 0)
+			session_mark_queued(sp, cn->io->queued_end(cn->io_ctx), c->seq);
 	}
+	(void)p;
 	session_wake(sp);
-	if (session_over_high_water(s)) {
+	if (session_should_pause(sp)) {
 		sp->paused = true;
 		return false;
 	}
@@ -516,10 +608,18 @@ void session_resume_output(struct session *s)
 	}
 }
 
+void session_resume(struct session *s, struct conn *c)
+{
+	loop_timer_cancel(s->pr->loop, &s->ttl);
+	session_attach(s, c);
+	session_resume_output(s);
+}
+
 /* ---- detach ---- */
 
 static void session_free(struct session *s)
 {
+	loop_timer_cancel(s->pr->loop, &s->ttl);
 	while (!dlist_empty(&s->order))
 		session_entry_free(container_of(s->order.next, struct sess_proc, link));
 	idmap_del(&s->pr->sessions, s->id, 36);
@@ -527,11 +627,24 @@ static void session_free(struct session *s)
 	free(s);
 }
 
+static void session_ttl_expired(struct loop_timer *t)
+{
+	struct session *s = container_of(t, struct session, ttl);
+	log_info("session %s expired: killing its processes", s->id);
+	session_free(s);
+}
+
 void session_detach(struct session *s)
 {
 	if (s->conn)
 		s->conn->sess = NULL;
 	s->conn = NULL;
-	/* Resumable sessions come later; with TTL 0 the processes die now. */
-	session_free(s);
+	session_forget_marks(s);
+	if (s->pr->cfg.session_ttl_ms == 0) {
+		session_free(s);
+		return;
+	}
+	/* Processes keep running and their output is kept; reads pause once a
+	 * process's undelivered output fills its retention. */
+	loop_timer_arm(s->pr->loop, &s->ttl, s->pr->cfg.session_ttl_ms);
 }

@@ -68,6 +68,7 @@ struct ws_conn {
 	size_t rx_len;
 	struct buf sending;		/* the kernel is sending [sent_off, len); never realloc'd then */
 	size_t sent_off;
+	uint64_t sent_total;		/* bytes written to the socket since the start */
 	struct buf pending;		/* appended to; swapped in when sending is done */
 	char peer[64];
 };
@@ -87,6 +88,16 @@ size_t ws_count(void)
 size_t ws_queued(const struct ws_conn *ws)
 {
 	return ws->sending.len - ws->sent_off + ws->pending.len;
+}
+
+uint64_t ws_sent_total(const struct ws_conn *ws)
+{
+	return ws->sent_total;
+}
+
+uint64_t ws_queued_end(const struct ws_conn *ws)
+{
+	return ws->sent_total + ws_queued(ws);
 }
 
 /* ---- UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF) ---- */
@@ -369,8 +380,11 @@ static void ws_on_send(struct loop_op *op, int res, uint32_t flags)
 		return;
 	}
 	ws->sent_off += (size_t)res;
+	ws->sent_total += (uint64_t)res;
 	if (ws->state == WS_FLUSH)
 		ws_flush_deadline(ws);
+	if (ws->state == WS_OPEN && ws->opened && !ws->closed_called && ws->h->sent)
+		ws->h->sent(ws->user);
 	ws_check_drained(ws);
 	ws_flush(ws);
 }

@@ -28,6 +28,8 @@ struct ws_handler {
 	/* The send queue fell below the low-water mark after being above the
 	 * high-water mark. */
 	void (*drained)(void *user);
+	/* Queued bytes were written to the socket (ws_sent_total() grew). */
+	void (*sent)(void *user);
 	/* The connection is gone (close frame, EOF, error, or ws_close done).
 	 * Called once, only for opened connections; ws must not be used after. */
 	void (*closed)(void *user);
@@ -51,6 +53,11 @@ int ws_accept(struct loop *lp, int fd, const char *peer, const struct ws_config 
 int ws_send_text(struct ws_conn *ws, const char *data, size_t len);
 /* Bytes queued for sending and not yet written to the socket. */
 size_t ws_queued(const struct ws_conn *ws);
+/* Bytes written to the socket since the connection opened. */
+uint64_t ws_sent_total(const struct ws_conn *ws);
+/* The stream offset just past everything queued so far: a message queued
+ * now has reached the socket once ws_sent_total() passes this. */
+uint64_t ws_queued_end(const struct ws_conn *ws);
 /* Send a close frame with this code, flush, then close the socket. closed()
  * still follows. */
 void ws_close(struct ws_conn *ws, uint16_t code);

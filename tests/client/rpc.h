@@ -18,6 +18,8 @@ struct rpc;
 
 struct rpc *rpc_new(struct wsc *c);	/* takes ownership of c */
 void rpc_free(struct rpc *r);		/* aborts the connection */
+/* Clean close (close frame with code, wait up to timeout_ms for the peer's), then free. */
+void rpc_close(struct rpc *r, int code, int timeout_ms);
 struct wsc *rpc_wsc(struct rpc *r);
 
 /* Send {"id":N,"method":method,"params":params} (params stolen; NULL: no params
@@ -59,7 +61,8 @@ int rpc_collect(struct rpc *r, const char *process_id, char **out, size_t *out_l
 		int *exit_code, int timeout_ms);
 
 /* What rpc_collect_full() gathered; every buffer malloc'd and NUL-terminated,
- * even after a timeout (then holding what came). Free with rpc_output_free(). */
+ * even after a timeout (then holding what came). Free with rpc_output_free()
+ * (all may be the same buffer as out or err when only one stream spoke). */
 struct rpc_output {
 	char *all;		/* every stream, arrival order */
 	size_t all_len;

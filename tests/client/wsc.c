@@ -1,10 +1,9 @@
 /* wsc: the blocking WebSocket client shared by tests and examples.
  *
  * Owns one non-blocking socket, the hand-written HTTP upgrade, a wslay event
- * context for what is sent (control frames and messages under 16 KiB; larger
- * ones are masked eight bytes a step straight into the output buffer), and a
- * frame reader of its own for what arrives (wslay's validates text byte by
- * byte and tops out near 300 MB/s). Every wait is a poll() with a deadline.
+ * context for what is sent (messages of 16 KiB and more are masked a word at a
+ * time straight into the output buffer), and its own frame reader (wslay's
+ * checks text a byte at a time, ~300 MB/s). Every wait is a deadline poll().
  */
 #include "wsc.h"
 
@@ -1084,7 +1083,6 @@ int wsc_connect(struct wsc **out, const char *url, const char *extra_headers, in
 		r = -ENOMEM;
 		goto fail;
 	}
-	wslay_event_config_set_max_recv_msg_length(c->ws, WSC_MAX_MESSAGE);
 	*out = c;
 	return 0;
 fail:

@@ -22,10 +22,12 @@ struct wsc_msg {
 	int close_code;		/* for WSC_CLOSED: the peer's status code, 0 if none (EOF) */
 };
 
-/* Connect to url ("ws://IP:PORT" or "ws://IP:PORT/path") and upgrade.
+/* Connect to url ("ws://IP:PORT" or "ws://IP:PORT/path"; also "ws://[IPv6]:PORT",
+ * "http://..." alike, and "unix:///path/to.sock") and upgrade.
  * extra_headers: NULL or lines each ending in "\r\n" (e.g. "Origin: x\r\n").
- * 0 on success; -errno on socket errors; a positive HTTP status when the
- * server answered something other than 101. */
+ * 0 on success; -errno on socket errors (-EPROTO: a 101 whose Accept, Upgrade
+ * or Connection is wrong); a positive HTTP status when the server answered
+ * something other than 101. A negative timeout_ms anywhere means no deadline. */
 int wsc_connect(struct wsc **out, const char *url, const char *extra_headers, int timeout_ms);
 
 /* Send one raw HTTP request (the whole text) to url's host:port and return the
@@ -33,6 +35,9 @@ int wsc_connect(struct wsc **out, const char *url, const char *extra_headers, in
  * malloc'd). -errno on failure. For /readyz, 404 and 403 tests. */
 int wsc_http_raw(const char *url, const char *request, char **body, int timeout_ms);
 
+/* Sends block until written (30 s deadline; bytes arriving meanwhile are
+ * buffered for wsc_recv). 0 or -errno; after a send failed mid-frame, every
+ * later send returns that error. */
 int wsc_send_text(struct wsc *c, const char *data, size_t len);
 int wsc_send_binary(struct wsc *c, const void *data, size_t len);
 int wsc_send_ping(struct wsc *c, const void *data, size_t len);
@@ -40,7 +45,12 @@ int wsc_send_ping(struct wsc *c, const void *data, size_t len);
 int wsc_send_raw(struct wsc *c, const void *data, size_t len);
 
 /* Wait for the next message. 0 with *msg filled, -ETIMEDOUT, or -errno.
- * After WSC_CLOSED every further call returns -ECONNRESET. */
+ * WSC_CLOSED carries the close reason in data; EOF or a reset without a
+ * close frame is WSC_CLOSED with close_code 0. After WSC_CLOSED every further
+ * call returns -ECONNRESET. A frame the server must not send fails the
+ * connection with -EPROTO (close 1002), invalid UTF-8 in a text message with
+ * -EBADMSG (1007), a message over 256 MiB with -EMSGSIZE (1009); every
+ * later call returns the same. Pings are answered here. */
 int wsc_recv(struct wsc *c, struct wsc_msg *msg, int timeout_ms);
 
 /* Start a clean close (close frame with code) and wait up to timeout_ms for
