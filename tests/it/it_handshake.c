@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "expect.h"
 #include "rpc.h"
 #include "server.h"
 #include "tap.h"
@@ -34,41 +35,6 @@ static bool srv_started;
 
 /* ---- helpers ---- */
 
-/* Compact JSON of j for diagnostics (4 rotating buffers). */
-static const char *js(const json_t *j)
-{
-	static char bufs[4][4096];
-	static unsigned k;
-	char *b = bufs[k++ & 3], *s;
-
-	if (!j)
-		return "(nothing)";
-	s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-	snprintf(b, sizeof(bufs[0]), "%s", s ? s : "(undumpable)");
-	free(s);
-	return b;
-}
-
-static int err_code(const json_t *resp)
-{
-	json_t *c = json_object_get(json_object_get(resp, "error"), "code");
-
-	return json_is_integer(c) ? (int)json_integer_value(c) : INT_MIN;
-}
-
-static const char *err_msg(const json_t *resp)
-{
-	return json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
-}
-
-/* resp is an error with this code and exactly this message (msg NULL: any). */
-static bool is_err(const json_t *resp, int code, const char *msg)
-{
-	const char *m = err_msg(resp);
-
-	return err_code(resp) == code && m && (!msg || strcmp(m, msg) == 0);
-}
-
 /* resp is an error with this code whose message contains part. */
 static bool is_err_with(const json_t *resp, int code, const char *part)
 {
@@ -77,8 +43,6 @@ static bool is_err_with(const json_t *resp, int code, const char *part)
 	return err_code(resp) == code && m && strstr(m, part);
 }
 
-#define CHECK_ERR(resp, code, msg) \
-	CHECKF(is_err(resp, code, msg), "got %s; want error %d \"%s\"", js(resp), code, msg)
 #define CHECK_ERR_WITH(resp, code, part) \
 	CHECKF(is_err_with(resp, code, part), "got %s; want error %d containing \"%s\"", js(resp), \
 	       code, part)
@@ -97,14 +61,6 @@ static struct rpc *connect_bare(void)
 		return NULL;
 	}
 	return rpc_new(c);
-}
-
-/* Milliseconds left until deadline, never negative (a negative wait is endless). */
-static int left_ms(int64_t deadline)
-{
-	int64_t left = deadline - wsc_now_ms();
-
-	return left > 0 ? (int)left : 0;
 }
 
 static int send_text(struct rpc *r, const char *text)

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "expect.h"
 #include "rpc.h"
 #include "server.h"
 #include "tap.h"
@@ -26,62 +27,6 @@ static struct server srv;
 static bool srv_started;
 
 /* ---- helpers ---- */
-
-/* Compact JSON of j for diagnostics (4 rotating buffers). */
-static const char *js(const json_t *j)
-{
-	static char bufs[4][4096];
-	static unsigned k;
-	char *b = bufs[k++ & 3], *s;
-
-	if (!j)
-		return "(nothing)";
-	s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-	snprintf(b, sizeof(bufs[0]), "%s", s ? s : "(undumpable)");
-	free(s);
-	return b;
-}
-
-static bool str_is(const json_t *j, const char *s)
-{
-	return json_is_string(j) && strcmp(json_string_value(j), s) == 0;
-}
-
-static int left_ms(int64_t deadline)
-{
-	int64_t left = deadline - wsc_now_ms();
-
-	return left > 0 ? (int)left : 0;
-}
-
-static int err_code(const json_t *resp)
-{
-	json_t *c = json_object_get(json_object_get(resp, "error"), "code");
-
-	return json_is_integer(c) ? (int)json_integer_value(c) : INT_MIN;
-}
-
-static bool is_err(const json_t *resp, int code, const char *msg)
-{
-	const char *m = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
-
-	return err_code(resp) == code && m && (!msg || strcmp(m, msg) == 0);
-}
-
-#define CHECK_ERR(resp, code, msg) \
-	CHECKF(is_err(resp, code, msg), "got %s; want error %d \"%s\"", js(resp), code, msg)
-
-/* resp's result equals want (want is stolen). */
-static bool result_eq(const json_t *resp, json_t *want)
-{
-	bool eq = want && json_equal(json_object_get(resp, "result"), want);
-
-	json_decref(want);
-	return eq;
-}
-
-#define CHECK_RESULT(resp, want) \
-	CHECKF(result_eq(resp, want), "got %s; want result %s", js(resp), #want)
 
 static struct rpc *open_conn(void)
 {
