@@ -400,8 +400,13 @@ static void method_process_read(struct conn *c, const struct rpc_id *id, const j
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting", pid);
 
 	struct jw w = methods_result_begin(c, id);
-	if (session_read_result(&w, sp, after, has_max, max_bytes, wait_ms == 0))
-		return methods_result_end(c, id, &w);
+	uint64_t last;
+	if (session_read_result(&w, sp, after, has_max, max_bytes, wait_ms == 0, &last)) {
+		methods_result_end(c, id, &w);
+		if (last)
+			session_read_sent(c, sp, last);
+		return;
+	}
 	if (session_wait(c, sp, id, after, has_max, max_bytes, wait_ms) < 0)
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
 }

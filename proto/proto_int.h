@@ -75,8 +75,9 @@ struct session {
 
 /* Output queued on the connection: delivered once sent_total reaches end. */
 struct sent_mark {
-	uint64_t end;			/* queued_end right after the notification */
-	uint64_t seq;			/* the chunk's seq */
+	uint64_t end;			/* queued_end right after the message */
+	uint64_t seq;			/* the (last) chunk's seq */
+	bool by_read;			/* a process/read result, not a notification */
 };
 
 /* One processId of a session: its proc, retention and waiting readers. */
@@ -97,6 +98,9 @@ struct sess_proc {
 	struct dlist unconfirmed_link;	/* in s->unconfirmed while marks are pending */
 	struct sent_mark *marks;	/* FIFO ring of queued-not-sent chunks */
 	size_t marks_head, marks_count, marks_cap;
+	uint64_t backlog_end;		/* after a resume: last seq the client must still
+					   read; 0 when it has caught up */
+	uint64_t note_confirmed;	/* notifications sent up to here meanwhile */
 	char **argv;			/* copy of argv, for process/list */
 	uint64_t started_at_ms;		/* wall clock at start, for process/list */
 	char **write_ids;		/* ring of the last WRITE_IDS_KEPT writeIds */
@@ -151,9 +155,12 @@ struct sess_proc *session_find(struct session *s, const char *id, size_t len);
  * nothing stays registered. -EEXIST: id taken. */
 struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 				const struct proc_spec *spec, int *err);
-/* Write a process/read result for sp into w; true when it should be sent now. */
+/* Write a process/read result for sp into w; true when it should be sent
+ * now, with *last_seq the seq of the last chunk in it (0: none). */
 bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, bool has_max,
-			 uint64_t max_bytes, bool waited_out);
+			 uint64_t max_bytes, bool waited_out, uint64_t *last_seq);
+/* A process/read result with chunks up to seq was queued on c. */
+void session_read_sent(struct conn *c, struct sess_proc *sp, uint64_t seq);
 /* Write to sp's stdin now, or hold the write (taking data) until there is
  * room; either way the reply is sent. 0 or -ENOMEM (data not taken). */
 int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, char *data,

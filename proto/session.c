@@ -296,7 +296,7 @@ bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len)
 /* ---- process/read ---- */
 
 bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, bool has_max,
-			 uint64_t max_bytes, bool waited_out)
+			 uint64_t max_bytes, bool waited_out, uint64_t *last_seq)
 {
 	const struct outlog *log = proc_log(sp->proc);
 	uint64_t exit_seq = 0;
@@ -312,6 +312,7 @@ bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, boo
 
 	uint64_t next_seq = proc_next_seq(sp->proc);
 	uint64_t total = 0;
+	*last_seq = 0;
 	jw_obj_open(w);
 	jw_key(w, "chunks");
 	jw_arr_open(w);
@@ -328,6 +329,7 @@ bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, boo
 		jw_key(w, "chunk");
 		jw_b64(w, c->data, c->len);
 		jw_obj_close(w);
+		*last_seq = c->seq;
 		if (has_max)
 			next_seq = c->seq + 1;
 		if (has_max && total >= max_bytes)
@@ -367,13 +369,17 @@ static void session_waiter_try(struct waiter *w, bool waited_out)
 {
 	struct proto *pr = w->c->pr;
 	struct jw jw;
+	uint64_t last;
 	buf_reset(&pr->scratch);
 	jw_init(&jw, &pr->scratch);
 	rpc_result_begin(&jw, &w->id);
-	if (!session_read_result(&jw, w->sp, w->after_seq, w->has_max, w->max_bytes, waited_out))
+	if (!session_read_result(&jw, w->sp, w->after_seq, w->has_max, w->max_bytes, waited_out,
+				 &last))
 		return;
 	rpc_result_end(&jw);
 	conn_send_buf(w->c, &pr->scratch);
+	if (last)
+		session_read_sent(w->c, w->sp, last);
 	session_waiter_free(w);
 }
 
@@ -431,7 +437,7 @@ int session_keep_argv(struct sess_proc *sp, const char *const *argv)
 
 /* ---- delivery: a chunk counts once its notification reached the socket ---- */
 
-static void session_mark_queued(struct sess_proc *sp, uint64_t end, uint64_t seq)
+static void session_mark_queued(struct sess_proc *sp, uint64_t end, uint64_t seq, bool by_read)
 {
 	if (sp->marks_count == sp->marks_cap) {
 		size_t cap = sp->marks_cap ? sp->marks_cap * 2 : 16;
@@ -449,10 +455,34 @@ static void session_mark_queued(struct sess_proc *sp, uint64_t end, uint64_t seq
 		sp->marks_head = 0;
 	}
 	sp->marks[(sp->marks_head + sp->marks_count++) % sp->marks_cap] =
-		(struct sent_mark){ .end = end, .seq = seq };
+		(struct sent_mark){ .end = end, .seq = seq, .by_read = by_read };
 	if (dlist_empty(&sp->unconfirmed_link))
 		dlist_add_tail(&sp->s->unconfirmed, &sp->unconfirmed_link);
 }
+
+/* A message carrying output up to seq reached the socket. The delivered
+ * mark is one watermark, so after a resume it must not pass the backlog
+ * kept while detached until a process/read has sent that backlog too. */
+static void session_confirm(struct sess_proc *sp, uint64_t seq, bool by_read)
+{
+	if (!sp->backlog_end) {
+		proc_set_delivered(sp->proc, seq);
+		return;
+	}
+	if (!by_read) {
+		if (seq > sp->note_confirmed)
+			sp->note_confirmed = seq;
+		return;
+	}
+	if (seq >= sp->backlog_end) {
+		sp->backlog_end = 0;
+		proc_set_delivered(sp->proc, seq > sp->note_confirmed ? seq : sp->note_confirmed);
+	} else {
+		proc_set_delivered(sp->proc, seq);
+	}
+}
+
+static bool session_should_pause(struct sess_proc *sp);
 
 void session_on_sent(struct session *s)
 {
@@ -463,18 +493,25 @@ void session_on_sent(struct session *s)
 	while (n != &s->unconfirmed) {
 		struct dlist *next = n->next;
 		struct sess_proc *sp = container_of(n, struct sess_proc, unconfirmed_link);
-		uint64_t seq = 0;
 		while (sp->marks_count && sp->marks[sp->marks_head].end <= sent) {
-			seq = sp->marks[sp->marks_head].seq;
+			struct sent_mark m = sp->marks[sp->marks_head];
 			sp->marks_head = (sp->marks_head + 1) % sp->marks_cap;
 			sp->marks_count--;
+			session_confirm(sp, m.seq, m.by_read);
 		}
-		if (seq)
-			proc_set_delivered(sp->proc, seq);
 		if (!sp->marks_count)
 			dlist_del(&sp->unconfirmed_link);
+		if (sp->paused && !session_should_pause(sp)) {
+			sp->paused = false;
+			proc_resume_output(sp->proc);
+		}
 		n = next;
 	}
+}
+
+void session_read_sent(struct conn *c, struct sess_proc *sp, uint64_t seq)
+{
+	session_mark_queued(sp, c->io->queued_end(c->io_ctx), seq, true);
 }
 
 /* The connection is gone: what it had not sent stays undelivered. */
@@ -497,9 +534,12 @@ static bool session_should_pause(struct sess_proc *sp)
 {
 	struct session *s = sp->s;
 	struct conn *c = s->conn;
-	if (c)
-		return c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water;
-	return outlog_undelivered_bytes(proc_log(sp->proc)) >= s->pr->cfg.retain_bytes;
+	if (!c)
+		return outlog_undelivered_bytes(proc_log(sp->proc)) >= s->pr->cfg.retain_bytes;
+	/* Attached: the send queue's high-water mark, and a log that cannot
+	 * trim because a backlog from before a resume has not been read. */
+	return c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water ||
+	       outlog_bytes(proc_log(sp->proc)) > s->pr->cfg.retain_bytes + s->pr->cfg.send_high_water;
 }
 
 static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chunk *c)
@@ -526,7 +566,7 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 		rpc_notification_end(&w);
 		struct conn *cn = s->conn;
 		if (jw_ok(&w) && cn->io->send(cn->io_ctx, pr->scratch.data, pr->scratch.len) == 0)
-			session_mark_queued(sp, cn->io->queued_end(cn->io_ctx), c->seq);
+			session_mark_queued(sp, cn->io->queued_end(cn->io_ctx), c->seq, false);
 	}
 	(void)p;
 	session_wake(sp);
@@ -612,6 +652,15 @@ void session_resume(struct session *s, struct conn *c)
 {
 	loop_timer_cancel(s->pr->loop, &s->ttl);
 	session_attach(s, c);
+	/* What was kept while detached is the client's to read: remember where it ends. */
+	for (struct dlist *n = s->order.next; n != &s->order; n = n->next) {
+		struct sess_proc *sp = container_of(n, struct sess_proc, link);
+		const struct outlog *log = proc_log(sp->proc);
+		sp->note_confirmed = 0;
+		sp->backlog_end = 0;
+		if (outlog_count(log) && outlog_undelivered_bytes(log))
+			sp->backlog_end = outlog_at(log, outlog_count(log) - 1)->seq;
+	}
 	session_resume_output(s);
 }
 
