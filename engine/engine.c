@@ -26,6 +26,7 @@
 #define ENGINE_OUT_BUF_SIZE (64 * 1024)
 
 static void engine_sig_arm(struct engine *eng);
+static void engine_unstarve(struct loop_defer *d);
 
 /* Reap children that no proc tracks (orphans reparented to us). */
 static void engine_reap_orphans(struct engine *eng)
@@ -84,7 +85,10 @@ int engine_new(struct engine **out, struct loop *lp, const struct engine_config 
 		return -ENOMEM;
 	eng->loop = lp;
 	eng->cfg = *cfg;
+	if (!eng->cfg.max_retained)
+		eng->cfg.max_retained = (size_t)256 << 20;
 	eng->sigfd = -1;
+	eng->unstarve.fn = engine_unstarve;
 	int ret;
 
 	eng->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -128,6 +132,7 @@ void engine_free(struct engine *eng)
 {
 	if (!eng)
 		return;
+	loop_defer_cancel(eng->loop, &eng->unstarve);
 	if (eng->out_bufs)
 		loop_bufs_free(eng->loop, eng->out_bufs);
 	if (eng->sigfd >= 0)
@@ -135,6 +140,27 @@ void engine_free(struct engine *eng)
 	if (eng->devnull >= 0)
 		close(eng->devnull);
 	free(eng);
+}
+
+size_t engine_retained(const struct engine *eng)
+{
+	return eng->retained;
+}
+
+static void engine_unstarve(struct loop_defer *d)
+{
+	struct engine *eng = (struct engine *)((char *)d - offsetof(struct engine, unstarve));
+	if (eng->retained >= eng->cfg.max_retained)
+		return;
+	eng->starved = false;
+	engine_unstarve_procs(eng);
+}
+
+void engine_retained_add(struct engine *eng, long delta)
+{
+	eng->retained = (size_t)((long)eng->retained + delta);
+	if (eng->starved && eng->retained < eng->cfg.max_retained)
+		loop_defer(eng->loop, &eng->unstarve);
 }
 
 struct loop *engine_loop(struct engine *eng)

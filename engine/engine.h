@@ -17,6 +17,8 @@ struct engine;
 struct engine_config {
 	size_t retain_bytes;		/* outlog byte cap per proc (1 MiB) */
 	size_t retain_chunks;		/* outlog chunk cap per proc (50,000) */
+	size_t max_retained;		/* all procs' retained output together (256 MiB);
+					   beyond it output reads pause */
 	unsigned exit_drain_ms;		/* how long `exited` waits for streams (50) */
 	/* Called on the loop when SIGTERM or SIGINT arrives. */
 	void (*on_shutdown_signal)(void *ctx, int signo);
@@ -34,5 +36,7 @@ void engine_kill_all(struct engine *eng, int sig);
 size_t engine_live_procs(const struct engine *eng);
 /* Spawned children not yet reaped. */
 size_t engine_unreaped(const struct engine *eng);
+/* Bytes of output retained by all procs together. */
+size_t engine_retained(const struct engine *eng);
 
 #endif

@@ -19,6 +19,9 @@ struct engine {
 	bool sig_inflight;		/* sig_op submitted */
 	struct proc *procs;		/* live procs (spawned, not freed), a list */
 	size_t nprocs;			/* its length */
+	size_t retained;		/* sum of every proc's outlog bytes */
+	bool starved;			/* some proc's reads wait for retained < max */
+	struct loop_defer unstarve;	/* re-arms them once there is room */
 };
 
 /* proc.c: link/unlink a spawned proc into eng->procs; is pid a live child
@@ -26,5 +29,9 @@ struct engine {
 void engine_link_proc(struct engine *eng, struct proc *p);
 void engine_unlink_proc(struct engine *eng, struct proc *p);
 bool engine_tracks_pid(const struct engine *eng, pid_t pid);
+/* The retained total changed by delta; wake starved procs when under the cap. */
+void engine_retained_add(struct engine *eng, long delta);
+/* proc.c: re-arm the reads of every proc that waits for room. */
+void engine_unstarve_procs(struct engine *eng);
 
 #endif

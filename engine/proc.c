@@ -65,6 +65,7 @@ struct proc {
 	bool tty;
 	bool released;			/* the owner let go */
 	bool paused;			/* output reads paused by the observer */
+	bool starved;			/* output reads wait for room under max_retained */
 	pid_t pid;			/* also pgid and sid; 0 before spawn */
 	int pidfd;			/* -1 once reaped */
 	struct proc_stream streams[2];	/* stdout+stderr, or the PTY in [0] */
@@ -152,6 +153,17 @@ size_t engine_unreaped(const struct engine *eng)
 	for (const struct proc *p = eng->procs; p; p = p->next)
 		n += p->pidfd >= 0;
 	return n;
+}
+
+void engine_unstarve_procs(struct engine *eng)
+{
+	for (struct proc *p = eng->procs; p; p = p->next) {
+		if (!p->starved)
+			continue;
+		p->starved = false;
+		for (int i = 0; i < p->nstreams; i++)
+			proc_read_arm(&p->streams[i]);
+	}
 }
 
 void engine_kill_all(struct engine *eng, int sig)
@@ -248,6 +260,7 @@ static void proc_free(struct proc *p)
 		proc_close_fd(&p->streams[i].fd);
 	proc_drop_stdin(p);
 	proc_close_fd(&p->pidfd);
+	engine_retained_add(p->eng, -(long)outlog_bytes(&p->log));
 	outlog_free(&p->log);
 	free(p);
 }
@@ -361,8 +374,10 @@ static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		const void *data = loop_bufs_get(bufs, flags);
 		if (!p->released) {
+			size_t before = outlog_bytes(&p->log);
 			const struct outlog_chunk *c =
 				outlog_append(&p->log, p->next_seq, s->kind, data, (size_t)res);
+			engine_retained_add(p->eng, (long)outlog_bytes(&p->log) - (long)before);
 			if (c) {
 				p->next_seq++;
 				if (p->obs && !p->obs->output(p->ctx, p, c))
@@ -397,6 +412,12 @@ static void proc_read_arm(struct proc_stream *s)
 	struct proc *p = s->p;
 	if (s->inflight || s->ended || p->paused || p->released)
 		return;
+	if (p->eng->retained >= p->eng->cfg.max_retained) {
+		/* All output kept together is at its cap: wait for room. */
+		p->starved = true;
+		p->eng->starved = true;
+		return;
+	}
 	struct loop_bufs *bufs = p->eng->out_bufs;
 	s->op.cb = proc_read_done;
 	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &s->op);
@@ -755,5 +776,7 @@ void *proc_ctx(const struct proc *p)
 
 void proc_set_delivered(struct proc *p, uint64_t seq)
 {
+	size_t before = outlog_bytes(&p->log);
 	outlog_set_delivered(&p->log, seq);
+	engine_retained_add(p->eng, (long)outlog_bytes(&p->log) - (long)before);
 }
