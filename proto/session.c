@@ -536,10 +536,9 @@ static bool session_should_pause(struct sess_proc *sp)
 	struct conn *c = s->conn;
 	if (!c)
 		return outlog_undelivered_bytes(proc_log(sp->proc)) >= s->pr->cfg.retain_bytes;
-	/* Attached: the send queue's high-water mark, and a log that cannot
-	 * trim because a backlog from before a resume has not been read. */
-	return c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water ||
-	       outlog_bytes(proc_log(sp->proc)) > s->pr->cfg.retain_bytes + s->pr->cfg.send_high_water;
+	/* Attached: until the backlog kept while detached has been read (the
+	 * log could not trim meanwhile), and above the send queue's high mark. */
+	return sp->backlog_end || c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water;
 }
 
 static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chunk *c)
@@ -641,7 +640,7 @@ void session_resume_output(struct session *s)
 {
 	for (struct dlist *n = s->order.next; n != &s->order; n = n->next) {
 		struct sess_proc *sp = container_of(n, struct sess_proc, link);
-		if (!sp->paused)
+		if (!sp->paused || session_should_pause(sp))
 			continue;
 		sp->paused = false;
 		proc_resume_output(sp->proc);
