@@ -25,14 +25,29 @@ int proto_new(struct proto **out, struct engine *eng, const struct proto_config 
 	pr->loop = engine_loop(eng);
 	pr->cfg = *cfg;
 	idmap_init(&pr->sessions);
+	dlist_init(&pr->all_sessions);
 	*out = pr;
 	return 0;
+}
+
+void proto_shutdown(struct proto *pr)
+{
+	struct dlist *n = pr->all_sessions.next;
+	while (n != &pr->all_sessions) {
+		struct dlist *next = n->next;
+		struct session *s = container_of(n, struct session, link);
+		if (!s->conn)
+			session_free(s);
+		n = next;
+	}
 }
 
 void proto_free(struct proto *pr)
 {
 	if (!pr)
 		return;
+	while (!dlist_empty(&pr->all_sessions))
+		session_free(container_of(pr->all_sessions.next, struct session, link));
 	idmap_free(&pr->sessions);
 	buf_free(&pr->scratch);
 	free(pr);

@@ -40,6 +40,10 @@ struct conn_io {
 };
 
 int proto_new(struct proto **out, struct engine *eng, const struct proto_config *cfg);
+/* Shutdown: kill and free every detached session (attached ones go with
+ * their connections). */
+void proto_shutdown(struct proto *pr);
+/* Free everything, sessions included. */
 void proto_free(struct proto *pr);
 
 /* A new connection; peer is "IP:PORT" (copied). NULL on ENOMEM. */

@@ -42,6 +42,7 @@ struct proto {
 	struct loop *loop;
 	struct proto_config cfg;
 	struct idmap sessions;		/* sessionId -> struct session */
+	struct dlist all_sessions;	/* the same sessions, for shutdown */
 	struct buf scratch;		/* encoding buffer, reused per message */
 };
 
@@ -64,6 +65,7 @@ struct conn {
 
 struct session {
 	struct proto *pr;
+	struct dlist link;		/* in pr->all_sessions */
 	char id[37];			/* UUID v4 text */
 	struct conn *conn;		/* attached connection, or NULL */
 	struct idmap procs;		/* processId -> struct sess_proc */
@@ -150,6 +152,8 @@ void session_resume(struct session *s, struct conn *c);
 void session_on_sent(struct session *s);
 /* The connection is gone: with TTL 0 every process is killed and the session freed. */
 void session_detach(struct session *s);
+/* Kill the session's processes and free it (TTL expiry, shutdown). */
+void session_free(struct session *s);
 struct sess_proc *session_find(struct session *s, const char *id, size_t len);
 /* Reserve id (STARTING) and spawn. On failure *errno_out (negative) says why and
  * nothing stays registered. -EEXIST: id taken. */

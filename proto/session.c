@@ -66,6 +66,7 @@ struct session *session_new(struct proto *pr)
 		free(s);
 		return NULL;
 	}
+	dlist_add_tail(&pr->all_sessions, &s->link);
 	return s;
 }
 
@@ -665,8 +666,11 @@ void session_resume(struct session *s, struct conn *c)
 
 /* ---- detach ---- */
 
-static void session_free(struct session *s)
+void session_free(struct session *s)
 {
+	if (s->conn)
+		s->conn->sess = NULL;
+	dlist_del(&s->link);
 	loop_timer_cancel(s->pr->loop, &s->ttl);
 	while (!dlist_empty(&s->order))
 		session_entry_free(container_of(s->order.next, struct sess_proc, link));
