@@ -12,7 +12,7 @@
 
 #include "ringexec_version.h"
 
-/* Capability flags in the reference's wire order; none is implemented yet. */
+/* Capability flags in the reference's wire order. */
 static const char *const envinfo_capabilities[] = {
 	"networkProxyLaunch", "networkProxyReviewDomains", "credentialMasking",
 	"credentialMaskingCustomProviders", "capabilityDiscoverySandbox", "fsWatchMissing",
@@ -90,8 +90,11 @@ void envinfo_write(struct jw *w)
 	jw_key(w, "capabilities");
 	jw_obj_open(w);
 	for (size_t i = 0; i < sizeof(envinfo_capabilities) / sizeof(envinfo_capabilities[0]); i++) {
-		jw_key(w, envinfo_capabilities[i]);
-		jw_bool(w, false);
+		const char *name = envinfo_capabilities[i];
+		jw_key(w, name);
+		/* fs/watchMissing and fs/open "replace" + fs/writeBlock are implemented;
+		 * nothing sandboxed is. */
+		jw_bool(w, strcmp(name, "fsWatchMissing") == 0 || strcmp(name, "fileWriteStreaming") == 0);
 	}
 	jw_obj_close(w);
 	jw_obj_close(w);

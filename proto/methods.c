@@ -14,6 +14,8 @@
 
 #include "b64.h"
 #include "envinfo.h"
+#include "envpolicy.h"
+#include "fs.h"
 #include "ringexec_version.h"
 #include "params.h"
 #include "proto_int.h"
@@ -143,6 +145,8 @@ struct start_args {
 	uint64_t rows, cols;
 	bool has_timeout;
 	uint64_t timeout_ms;
+	bool has_policy;		/* envPolicy given: env is built from the server's */
+	struct envpolicy policy;
 };
 
 /* Sandboxing and managed networking are not offered: off is fine, on is refused. */
@@ -181,8 +185,10 @@ static int start_decode(const json_t *params, struct start_args *a, struct pd_er
 	    pd_bool(params, "pipeStdin", false, &a->pipe_stdin, e) < 0 ||
 	    pd_string(params, "arg0", false, &a->arg0, NULL, e) < 0 ||
 	    start_decode_size(params, a, e) < 0 ||
-	    pd_u64(params, "timeoutMs", "u64", &a->has_timeout, &a->timeout_ms, e) < 0)
+	    pd_u64(params, "timeoutMs", "u64", &a->has_timeout, &a->timeout_ms, e) < 0 ||
+	    envpolicy_decode(params, &a->has_policy, &a->policy, e) < 0)
 		return -1;
+	/* `metadata` (any JSON) is accepted and ignored. */
 	if (a->has_timeout && (a->timeout_ms < 1 || a->timeout_ms > 86400000)) {
 		snprintf(e->msg, sizeof(e->msg), "timeoutMs must be 1 to 86400000");
 		return -1;
@@ -262,9 +268,7 @@ struct start_vectors {
 
 static void start_vectors_free(struct start_vectors *v)
 {
-	for (size_t i = 0; i < v->envc; i++)
-		free(v->envp[i]);
-	free(v->envp);
+	envpolicy_free(v->envp);
 	free(v->argv);
 }
 
@@ -275,8 +279,7 @@ static int start_vectors_build(const struct start_args *a, struct start_vectors 
 	size_t total = 0;
 	memset(v, 0, sizeof(*v));
 	v->argv = calloc(argc + 1, sizeof(*v->argv));
-	v->envp = calloc(json_object_size(a->env) + 1, sizeof(*v->envp));
-	if (!v->argv || !v->envp)
+	if (!v->argv)
 		goto nomem;
 	for (size_t i = 0; i < argc; i++) {
 		const json_t *s = json_array_get(a->argv, i);
@@ -286,19 +289,20 @@ static int start_vectors_build(const struct start_args *a, struct start_vectors 
 	const char *k;
 	json_t *val;
 	json_object_foreach((json_t *)a->env, k, val) {
+		(void)val;
 		if (!k[0] || strchr(k, '=')) {
 			snprintf(e->msg, sizeof(e->msg),
 				 "env key `%.100s` must be non-empty and must not contain '='", k);
 			return -1;
 		}
-		size_t len = strlen(k) + 1 + json_string_length(val) + 1;
-		char *kv = malloc(len);
-		if (!kv)
-			goto nomem;
-		snprintf(kv, len, "%s=%s", k, json_string_value(val));
-		v->envp[v->envc++] = kv;
-		total += len;
 	}
+	/* envPolicy null/absent: exactly env (minus the always-dropped names). */
+	extern char **environ;
+	v->envp = envpolicy_build(a->has_policy ? &a->policy : NULL, environ, a->env, &v->envc);
+	if (!v->envp)
+		goto nomem;
+	for (size_t i = 0; i < v->envc; i++)
+		total += strlen(v->envp[i]) + 1;
 	if (total > max_bytes) {
 		snprintf(e->msg, sizeof(e->msg), "argv and env together exceed %zu bytes", max_bytes);
 		return -1;
@@ -650,5 +654,5 @@ method_fn *methods_find(const char *name)
 	for (size_t i = 0; i < sizeof(methods_table) / sizeof(methods_table[0]); i++)
 		if (strcmp(methods_table[i].name, name) == 0)
 			return methods_table[i].fn;
-	return NULL;
+	return fs_methods_find(name);
 }

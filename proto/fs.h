@@ -1,0 +1,15 @@
+/* fs: the fs methods of the codex exec-server surface
+ * (reference/codex-client-surface.md §3): metadata, whole-file read and
+ * write, directories, remove, copy, canonicalize, walk, client-named
+ * streaming handles, and fs/watchMissing with its fs/missingChanged
+ * notification. Paths are file: URIs. Knows no sockets.
+ */
+#ifndef RINGEXEC_FS_H
+#define RINGEXEC_FS_H
+
+#include "proto_int.h"
+
+/* The handler of an fs method (fs/...), or NULL. */
+method_fn *fs_methods_find(const char *name);
+
+#endif

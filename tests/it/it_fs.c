@@ -1,0 +1,556 @@
+/* it_fs: the fs methods, fs/watchMissing and process/start's envPolicy
+ * against the real ringexecd.
+ *
+ * Covers the handshake gate of the filesystem family, file: URI rules,
+ * each method's happy path and its error codes (-32004 for a missing path),
+ * a multi-MiB fs/readFile round trip with fs/writeFile, the streaming
+ * handles, fs/missingChanged when a watched path appears, and the child
+ * environment that envPolicy inherit none/all/core + set + env gives.
+ */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "expect.h"
+#include "rpc.h"
+#include "server.h"
+#include "tap.h"
+#include "wsc.h"
+
+#define T_MS 5000
+
+static struct server srv;
+static bool srv_started;
+static char dir[256];		/* a fresh directory per run */
+
+static struct rpc *open_conn(void)
+{
+	return srv_started ? rpc_open(srv.url) : NULL;
+}
+
+/* "file://" + dir + "/" + rel, in a rotating buffer. */
+static const char *uri(const char *rel)
+{
+	static char bufs[8][600];
+	static int k;
+	char *b = bufs[k++ % 8];
+	snprintf(b, 600, "file://%s%s%s", dir, rel[0] ? "/" : "", rel);
+	return b;
+}
+
+static const char *pth(const char *rel)
+{
+	static char bufs[8][600];
+	static int k;
+	char *b = bufs[k++ % 8];
+	snprintf(b, 600, "%s/%s", dir, rel);
+	return b;
+}
+
+static json_t *call(struct rpc *r, const char *method, json_t *params)
+{
+	return rpc_call(r, method, params, T_MS);
+}
+
+/* a equals want (want is stolen). */
+static bool eq(const json_t *a, json_t *want)
+{
+	bool r = a && json_equal(a, want);
+	json_decref(want);
+	return r;
+}
+
+static json_t *res(const json_t *resp)
+{
+	return json_object_get(resp, "result");
+}
+
+static void write_file(const char *rel, const char *text)
+{
+	FILE *f = fopen(pth(rel), "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* ---- cases ---- */
+
+static void test_gate(void)
+{
+	struct wsc *w;
+	REQUIRE(srv_started && wsc_connect(&w, srv.url, NULL, T_MS) == 0);
+	struct rpc *r = rpc_new(w);
+	json_t *resp = call(r, "fs/getMetadata", json_pack("{s:s}", "path", uri("")));
+	CHECK_ERR(resp, -32600, "client must call initialize before using filesystem methods");
+	json_decref(resp);
+	/* decode errors win over the gate */
+	resp = call(r, "fs/getMetadata", json_pack("{}"));
+	CHECK_ERR(resp, -32602, "missing field `path`");
+	json_decref(resp);
+	resp = call(r, "fs/unwatchMissing", json_pack("{}"));
+	CHECK(err_code(resp) == -32601);
+	json_decref(resp);
+	rpc_free(r);
+}
+
+static void test_paths(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	json_t *resp = call(r, "fs/getMetadata", json_pack("{s:s}", "path", pth("x")));
+	CHECK_ERR(resp, -32602, "invalid URI: relative URL without a base");
+	json_decref(resp);
+	resp = call(r, "fs/getMetadata", json_pack("{s:s}", "path", "http://x/y"));
+	CHECK_ERR(resp, -32602, "unsupported path URI scheme `http`");
+	json_decref(resp);
+	resp = call(r, "fs/getMetadata", json_pack("{s:s}", "path", "file://host/tmp/x"));
+	CHECK_ERR(resp, -32600, "'file://host/tmp/x' is invalid on 'linux'");
+	json_decref(resp);
+	resp = call(r, "fs/readFile", json_pack("{s:s, s:n}", "path", uri("missing.txt"), "sandbox"));
+	CHECK_ERR(resp, -32004, "No such file or directory (os error 2)");
+	json_decref(resp);
+	write_file("p.txt", "pp");
+	/* percent-escapes and .. */
+	resp = call(r, "fs/readFile", json_pack("{s:s}", "path", uri("sub/../p%2Etxt")));
+	CHECK_RESULT(resp, json_pack("{s:s}", "dataBase64", "cHA="));
+	json_decref(resp);
+	rpc_free(r);
+}
+
+static void test_metadata(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	write_file("m.txt", "hello world\n");
+	unlink(pth("mlink"));
+	CHECK(symlink("m.txt", pth("mlink")) == 0);
+	json_t *resp = call(r, "fs/getMetadata", json_pack("{s:s}", "path", uri("m.txt")));
+	json_t *m = res(resp);
+	CHECKF(m && json_is_true(json_object_get(m, "isFile")) &&
+	       json_is_false(json_object_get(m, "isDirectory")) &&
+	       json_is_false(json_object_get(m, "isSymlink")) &&
+	       json_integer_value(json_object_get(m, "size")) == 12 &&
+	       json_integer_value(json_object_get(m, "createdAtMs")) == 0 &&
+	       json_integer_value(json_object_get(m, "modifiedAtMs")) > 0, "%s", js(resp));
+	json_decref(resp);
+	resp = call(r, "fs/getMetadata", json_pack("{s:s}", "path", uri("mlink")));
+	m = res(resp);
+	CHECKF(m && json_is_true(json_object_get(m, "isFile")) &&
+	       json_is_true(json_object_get(m, "isSymlink")) &&
+	       json_integer_value(json_object_get(m, "size")) == 12, "%s", js(resp));
+	json_decref(resp);
+	resp = call(r, "fs/getMetadata", json_pack("{s:s, s:b}", "path", uri("mlink"), "followSymlinks", 0));
+	CHECK_ERR(resp, -32600, "path contains a symbolic link");
+	json_decref(resp);
+	resp = call(r, "fs/getMetadata", json_pack("{s:s}", "path", uri("")));
+	m = res(resp);
+	CHECKF(m && json_is_true(json_object_get(m, "isDirectory")), "%s", js(resp));
+	json_decref(resp);
+	resp = call(r, "fs/getMetadata", json_pack("{s:s}", "path", uri("nope")));
+	CHECK_ERR(resp, -32004, "No such file or directory (os error 2)");
+	json_decref(resp);
+	resp = call(r, "fs/readFile", json_pack("{s:s}", "path", uri("")));
+	CHECK(err_code(resp) == -32600 && strstr(err_msg(resp), "is not a file"));
+	json_decref(resp);
+	resp = call(r, "fs/readFile", json_pack("{s:s}", "path", uri("m.txt/x")));
+	CHECK_ERR(resp, -32603, "Not a directory (os error 20)");
+	json_decref(resp);
+	resp = call(r, "fs/readFile", json_pack("{s:s, s:b}", "path", uri("mlink"), "followSymlinks", 0));
+	CHECK_ERR(resp, -32603, "Symbolic link loop (os error 40)");
+	json_decref(resp);
+	rpc_free(r);
+}
+
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void test_big_roundtrip(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	size_t n = 5u << 20 | 12345;
+	unsigned char *data = malloc(n);
+	REQUIRE(data);
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		data[i] = (unsigned char)x;
+	}
+	char *b64 = rpc_b64(data, n);
+	json_t *resp = call(r, "fs/writeFile", json_pack("{s:s, s:s}", "path", uri("big.bin"),
+							 "dataBase64", b64));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	free(b64);
+	struct stat st;
+	CHECK(stat(pth("big.bin"), &st) == 0 && (size_t)st.st_size == n);
+	resp = call(r, "fs/readFile", json_pack("{s:s}", "path", uri("big.bin")));
+	const char *got = json_string_value(json_object_get(res(resp), "dataBase64"));
+	size_t glen = 0;
+	unsigned char *back = got ? rpc_unb64(got, &glen) : NULL;
+	CHECKF(back && glen == n && fnv(back, glen) == fnv(data, n), "len %zu", glen);
+	free(back);
+	json_decref(resp);
+	free(data);
+	/* writeFile errors */
+	resp = call(r, "fs/writeFile", json_pack("{s:s, s:s}", "path", uri("nodir/x"), "dataBase64", ""));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+	resp = call(r, "fs/writeFile", json_pack("{s:s, s:s}", "path", uri(""), "dataBase64", ""));
+	CHECK_ERR(resp, -32603, "Is a directory (os error 21)");
+	json_decref(resp);
+	resp = call(r, "fs/writeFile", json_pack("{s:s, s:s}", "path", uri("w.txt"), "dataBase64", "!!!!"));
+	CHECK_ERR(resp, -32600, "fs/writeFile requires valid base64 dataBase64: Invalid symbol 33, offset 0.");
+	json_decref(resp);
+	rpc_free(r);
+}
+
+static void test_directories(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	json_t *resp = call(r, "fs/createDirectory", json_pack("{s:s}", "path", uri("d/e/f")));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	resp = call(r, "fs/createDirectory", json_pack("{s:s}", "path", uri("d/e/f")));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	resp = call(r, "fs/createDirectory", json_pack("{s:s, s:b}", "path", uri("d/e/f"), "recursive", 0));
+	CHECK_ERR(resp, -32603, "File exists (os error 17)");
+	json_decref(resp);
+	resp = call(r, "fs/createDirectory", json_pack("{s:s, s:b}", "path", uri("q/r"), "recursive", 0));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+	write_file("d/a.txt", "A");
+	resp = call(r, "fs/readDirectory", json_pack("{s:s}", "path", uri("d")));
+	json_t *ents = json_object_get(res(resp), "entries");
+	bool saw_a = false, saw_e = false;
+	size_t i;
+	json_t *ent;
+	json_array_foreach(ents, i, ent) {
+		const char *fn = json_string_value(json_object_get(ent, "fileName"));
+		if (fn && !strcmp(fn, "a.txt"))
+			saw_a = json_is_true(json_object_get(ent, "isFile"));
+		if (fn && !strcmp(fn, "e"))
+			saw_e = json_is_true(json_object_get(ent, "isDirectory"));
+	}
+	CHECKF(json_array_size(ents) == 2 && saw_a && saw_e, "%s", js(resp));
+	json_decref(resp);
+	resp = call(r, "fs/readDirectory", json_pack("{s:s}", "path", uri("d/a.txt")));
+	CHECK_ERR(resp, -32603, "Not a directory (os error 20)");
+	json_decref(resp);
+	resp = call(r, "fs/readDirectory", json_pack("{s:s}", "path", uri("zz")));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+
+	/* walk: breadth-first, sorted per level */
+	resp = call(r, "fs/walk", json_pack("{s:s, s:{s:i, s:i, s:i, s:b}}", "path", uri("d"), "options",
+					    "maxDepth", 5, "maxDirectories", 100, "maxEntries", 100,
+					    "followDirectorySymlinks", 0));
+	CHECK_RESULT(resp, json_pack("{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}], s:[], s:b}", "entries",
+				     "path", uri("d/a.txt"), "kind", "file", "path", uri("d/e"), "kind",
+				     "directory", "path", uri("d/e/f"), "kind", "directory", "errors",
+				     "truncated", 0));
+	json_decref(resp);
+	resp = call(r, "fs/walk", json_pack("{s:s, s:{s:i, s:i, s:i, s:b}}", "path", uri("d"), "options",
+					    "maxDepth", 0, "maxDirectories", 100, "maxEntries", 1,
+					    "followDirectorySymlinks", 0));
+	CHECK_RESULT(resp, json_pack("{s:[{s:s,s:s}], s:[], s:b}", "entries", "path", uri("d/a.txt"),
+				     "kind", "file", "errors", "truncated", 1));
+	json_decref(resp);
+	resp = call(r, "fs/walk", json_pack("{s:s, s:{s:i, s:i, s:i, s:b}}", "path", uri("d"), "options",
+					    "maxDepth", 0, "maxDirectories", 0, "maxEntries", 1,
+					    "followDirectorySymlinks", 0));
+	CHECK_ERR(resp, -32600, "filesystem walk limits must be greater than zero");
+	json_decref(resp);
+	resp = call(r, "fs/walk", json_pack("{s:s, s:{s:i, s:i, s:i, s:b}}", "path", uri("nowhere"),
+					    "options", "maxDepth", 0, "maxDirectories", 1, "maxEntries", 1,
+					    "followDirectorySymlinks", 0));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+
+	/* canonicalize */
+	unlink(pth("dlink"));
+	CHECK(symlink("d/a.txt", pth("dlink")) == 0);
+	resp = call(r, "fs/canonicalize", json_pack("{s:s}", "path", uri("dlink")));
+	char want[600];
+	char *rd = realpath(pth("d/a.txt"), NULL);
+	snprintf(want, sizeof(want), "file://%s", rd ? rd : "?");
+	free(rd);
+	CHECK_RESULT(resp, json_pack("{s:s}", "path", want));
+	json_decref(resp);
+	resp = call(r, "fs/canonicalize", json_pack("{s:s}", "path", uri("nope")));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+
+	/* copy */
+	resp = call(r, "fs/copy", json_pack("{s:s, s:s}", "sourcePath", uri("d"), "destinationPath", uri("d2")));
+	CHECK_ERR(resp, -32602, "missing field `recursive`");
+	json_decref(resp);
+	resp = call(r, "fs/copy", json_pack("{s:s, s:s, s:b}", "sourcePath", uri("d"), "destinationPath",
+					    uri("d2"), "recursive", 0));
+	CHECK_ERR(resp, -32600, "fs/copy requires recursive: true when sourcePath is a directory");
+	json_decref(resp);
+	resp = call(r, "fs/copy", json_pack("{s:s, s:s, s:b}", "sourcePath", uri("d"), "destinationPath",
+					    uri("d/e/in"), "recursive", 1));
+	CHECK_ERR(resp, -32600, "fs/copy cannot copy a directory to itself or one of its descendants");
+	json_decref(resp);
+	resp = call(r, "fs/copy", json_pack("{s:s, s:s, s:b}", "sourcePath", uri("d"), "destinationPath",
+					    uri("d2"), "recursive", 1));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	struct stat st;
+	CHECK(stat(pth("d2/a.txt"), &st) == 0 && st.st_size == 1 && stat(pth("d2/e/f"), &st) == 0);
+	resp = call(r, "fs/copy", json_pack("{s:s, s:s, s:b}", "sourcePath", uri("nope"), "destinationPath",
+					    uri("x"), "recursive", 0));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+	resp = call(r, "fs/copy", json_pack("{s:s, s:s, s:b}", "sourcePath", uri("d/a.txt"),
+					    "destinationPath", uri("d2/e"), "recursive", 0));
+	CHECK_ERR(resp, -32603, "Is a directory (os error 21)");
+	json_decref(resp);
+
+	/* remove */
+	resp = call(r, "fs/remove", json_pack("{s:s, s:b}", "path", uri("d2"), "recursive", 0));
+	CHECK_ERR(resp, -32603, "Directory not empty (os error 39)");
+	json_decref(resp);
+	resp = call(r, "fs/remove", json_pack("{s:s}", "path", uri("d2")));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	CHECK(lstat(pth("d2"), &st) < 0);
+	resp = call(r, "fs/remove", json_pack("{s:s}", "path", uri("d2")));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	resp = call(r, "fs/remove", json_pack("{s:s, s:b}", "path", uri("d2"), "force", 0));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+	rpc_free(r);
+}
+
+static void test_streaming(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	write_file("s.txt", "hello world\n");
+	json_t *resp = call(r, "fs/open", json_pack("{s:s, s:s}", "handleId", "h4", "path", uri("s.txt")));
+	CHECK_RESULT(resp, json_pack("{s:s}", "handleId", "h4"));
+	json_decref(resp);
+	resp = call(r, "fs/open", json_pack("{s:s, s:s}", "handleId", "h4", "path", uri("s.txt")));
+	CHECK_ERR(resp, -32600, "file handle `h4` already exists");
+	json_decref(resp);
+	resp = call(r, "fs/readBlock", json_pack("{s:s, s:i, s:i}", "handleId", "h4", "offset", 6, "len", 100));
+	CHECK_RESULT(resp, json_pack("{s:s, s:b}", "chunk", "d29ybGQK", "eof", 1));
+	json_decref(resp);
+	resp = call(r, "fs/readBlock", json_pack("{s:s, s:i, s:i}", "handleId", "h4", "offset", 0, "len", 5));
+	CHECK_RESULT(resp, json_pack("{s:s, s:b}", "chunk", "aGVsbG8=", "eof", 0));
+	json_decref(resp);
+	resp = call(r, "fs/readBlock", json_pack("{s:s, s:i, s:i}", "handleId", "h4", "offset", 100, "len", 5));
+	CHECK_RESULT(resp, json_pack("{s:s, s:b}", "chunk", "", "eof", 1));
+	json_decref(resp);
+	resp = call(r, "fs/readBlock", json_pack("{s:s, s:i, s:i}", "handleId", "h4", "offset", 0, "len", 0));
+	CHECK_ERR(resp, -32600, "file read block length must be between 1 and 1048576");
+	json_decref(resp);
+	resp = call(r, "fs/readBlock", json_pack("{s:s, s:i, s:i}", "handleId", "nope", "offset", 0, "len", 1));
+	CHECK_ERR(resp, -32004, "unknown file handle `nope`");
+	json_decref(resp);
+	resp = call(r, "fs/writeBlock", json_pack("{s:s, s:i, s:s}", "handleId", "h4", "offset", 0, "chunk", "eA=="));
+	CHECK_ERR(resp, -32603, "Bad file descriptor (os error 9)");
+	json_decref(resp);
+	resp = call(r, "fs/open", json_pack("{s:s, s:s, s:s}", "handleId", "w1", "path", uri("o.txt"), "mode", "replace"));
+	CHECK_RESULT(resp, json_pack("{s:s}", "handleId", "w1"));
+	json_decref(resp);
+	resp = call(r, "fs/writeBlock", json_pack("{s:s, s:i, s:s}", "handleId", "w1", "offset", 3, "chunk", "YWJj"));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	resp = call(r, "fs/writeBlock", json_pack("{s:s, s:i, s:s}", "handleId", "w1", "offset", 0, "chunk", "!!!!"));
+	CHECK_ERR(resp, -32602, "Invalid symbol 33, offset 0.");
+	json_decref(resp);
+	struct stat st;
+	CHECK(stat(pth("o.txt"), &st) == 0 && st.st_size == 6);	/* visible before close */
+	resp = call(r, "fs/readBlock", json_pack("{s:s, s:i, s:i}", "handleId", "w1", "offset", 0, "len", 1));
+	CHECK_ERR(resp, -32603, "Bad file descriptor (os error 9)");
+	json_decref(resp);
+	resp = call(r, "fs/open", json_pack("{s:s, s:s, s:s}", "handleId", "x", "path", uri("o.txt"), "mode", "write"));
+	CHECK_ERR(resp, -32602, "unknown variant `write`, expected `read` or `replace`");
+	json_decref(resp);
+	resp = call(r, "fs/open", json_pack("{s:s, s:s}", "handleId", "x", "path", uri("missing")));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+	resp = call(r, "fs/open", json_pack("{s:s, s:s}", "handleId", "x", "path", uri("")));
+	CHECK(err_code(resp) == -32600 && strstr(err_msg(resp), "is not a file"));
+	json_decref(resp);
+	const char *ids[] = { "h4", "w1", "h4", "never" };
+	for (size_t i = 0; i < 4; i++) {
+		resp = call(r, "fs/close", json_pack("{s:s}", "handleId", ids[i]));
+		CHECK_RESULT(resp, json_object());
+		json_decref(resp);
+	}
+	resp = call(r, "fs/readBlock", json_pack("{s:s, s:i, s:i}", "handleId", "h4", "offset", 0, "len", 1));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+	rpc_free(r);
+}
+
+static void test_watch_missing(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	json_t *resp = call(r, "fs/watchMissing", json_pack("{s:s, s:[s], s:s}", "watchId", "s", "missing",
+							    uri("w"), "present", uri("")));
+	CHECK(err_code(resp) == -32602);
+	json_decref(resp);
+	resp = call(r, "fs/watchMissing", json_pack("{s:i, s:[s], s:s}", "watchId", 1, "missing",
+						    uri("wm/.agents/skills"), "present", uri("")));
+	CHECK_RESULT(resp, json_pack("{s:b}", "watching", 1));
+	json_decref(resp);
+	/* reused id, empty list, existing path, missing present: all false */
+	resp = call(r, "fs/watchMissing", json_pack("{s:i, s:[s]}", "watchId", 1, "missing", uri("zz1")));
+	CHECK_RESULT(resp, json_pack("{s:b}", "watching", 0));
+	json_decref(resp);
+	resp = call(r, "fs/watchMissing", json_pack("{s:i, s:[]}", "watchId", 2, "missing"));
+	CHECK_RESULT(resp, json_pack("{s:b}", "watching", 0));
+	json_decref(resp);
+	resp = call(r, "fs/watchMissing", json_pack("{s:i, s:[s]}", "watchId", 3, "missing", uri("")));
+	CHECK_RESULT(resp, json_pack("{s:b}", "watching", 0));
+	json_decref(resp);
+	resp = call(r, "fs/watchMissing", json_pack("{s:i, s:[s], s:s}", "watchId", 4, "missing", uri("zz"),
+						    "present", uri("notthere")));
+	CHECK_RESULT(resp, json_pack("{s:b}", "watching", 0));
+	json_decref(resp);
+	/* a direct missing child, watched on a second id */
+	resp = call(r, "fs/watchMissing", json_pack("{s:i, s:[s]}", "watchId", 5, "missing", uri("direct")));
+	CHECK_RESULT(resp, json_pack("{s:b}", "watching", 1));
+	json_decref(resp);
+
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", pth("wm/.agents/skills"));
+	CHECK(system(cmd) == 0);
+	json_t *n = rpc_wait_notification(r, "fs/missingChanged", NULL, T_MS);
+	CHECKF(n && eq(json_object_get(n, "params"), json_pack("{s:i}", "watchId", 1)), "%s", js(n));
+	json_decref(n);
+	write_file("direct", "x");
+	n = rpc_wait_notification(r, "fs/missingChanged", NULL, T_MS);
+	CHECKF(n && json_integer_value(json_object_get(json_object_get(n, "params"), "watchId")) == 5,
+	       "%s", js(n));
+	json_decref(n);
+	rpc_free(r);
+}
+
+/* The child's env output as an object NAME -> VALUE. */
+static json_t *child_env(struct rpc *r, const char *pid, json_t *policy, json_t *env)
+{
+	json_t *p = json_pack("{s:s, s:[s], s:s, s:o, s:b, s:o, s:{s:s,s:s}}", "processId", pid, "argv",
+			      "/usr/bin/env", "cwd", "/", "env", env, "tty", 0, "envPolicy",
+			      policy ? policy : json_null(), "metadata", "threadId", "t", "toolCallId", "c");
+	json_t *resp = call(r, "process/start", p);
+	bool ok = res(resp) != NULL;
+	if (!ok)
+		tap_diag("start: %s", js(resp));
+	json_decref(resp);
+	if (!ok)
+		return NULL;
+	char *out = NULL;
+	size_t len = 0;
+	int code;
+	if (rpc_collect(r, pid, &out, &len, &code, T_MS) < 0)
+		return NULL;
+	json_t *o = json_object();
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		char *eq = strchr(line, '=');
+		if (eq) {
+			*eq = '\0';
+			json_object_set_new(o, line, json_string(eq + 1));
+		}
+	}
+	free(out);
+	return o;
+}
+
+static json_t *policy(const char *inherit, bool ide, json_t *excl, json_t *incl, json_t *set)
+{
+	return json_pack("{s:s, s:b, s:o, s:o, s:o}", "inherit", inherit, "ignoreDefaultExcludes", ide,
+			 "exclude", excl, "includeOnly", incl, "set", set);
+}
+
+static void test_env_policy(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	json_t *e = child_env(r, "e1", NULL, json_pack("{s:s}", "EXPLICIT", "1"));
+	CHECKF(eq(e, json_pack("{s:s}", "EXPLICIT", "1")), "%s", js(e));
+	json_decref(e);
+	e = child_env(r, "e2", policy("none", false, json_array(), json_array(), json_pack("{s:s}", "A", "1")),
+		      json_pack("{s:s}", "B", "2"));
+	CHECKF(eq(e, json_pack("{s:s, s:s}", "A", "1", "B", "2")), "%s", js(e));
+	json_decref(e);
+	e = child_env(r, "e3", policy("core", false, json_array(), json_array(), json_object()), json_object());
+	CHECKF(e && json_object_get(e, "PATH") && !json_object_get(e, "ZED") &&
+	       !json_object_get(e, "FS_TEST_TERMISH"), "%s", js(e));
+	json_decref(e);
+	e = child_env(r, "e4", policy("all", false, json_pack("[s]", "zed"), json_array(),
+				      json_pack("{s:s}", "SETVAR", "s")),
+		      json_pack("{s:s}", "OVER", "o"));
+	CHECKF(e && json_object_get(e, "PATH") && json_object_get(e, "FS_TEST_TERMISH") &&
+	       !json_object_get(e, "ZED") && str_is(json_object_get(e, "Zed2"), "z3") &&
+	       !json_object_get(e, "FS_TEST_API_KEY") && str_is(json_object_get(e, "SETVAR"), "s") &&
+	       str_is(json_object_get(e, "OVER"), "o") &&
+	       !json_object_get(e, "CODEX_EXEC_SERVER_EXIT_ON_STDIN_CLOSE"), "%s", js(e));
+	json_decref(e);
+	e = child_env(r, "e5", policy("all", true, json_array(), json_pack("[s]", "FS_TEST_*"),
+				      json_pack("{s:s}", "ZED", "setval")),
+		      json_pack("{s:s}", "FS_TEST_TERMISH", "envval"));
+	CHECKF(eq(e, json_pack("{s:s, s:s}", "FS_TEST_API_KEY", "k", "FS_TEST_TERMISH",
+					    "envval")), "%s", js(e));
+	json_decref(e);
+	json_t *resp = call(r, "process/start",
+			    json_pack("{s:s, s:[s], s:s, s:{}, s:b, s:{s:s}}", "processId", "e6", "argv",
+				      "/usr/bin/env", "cwd", "/", "env", "tty", 0, "envPolicy", "inherit", "bogus"));
+	CHECK(err_code(resp) == -32602);
+	json_decref(resp);
+	rpc_free(r);
+}
+
+static const struct tap_case cases[] = {
+	{ "gate", test_gate },
+	{ "paths", test_paths },
+	{ "metadata", test_metadata },
+	{ "big_roundtrip", test_big_roundtrip },
+	{ "directories", test_directories },
+	{ "streaming", test_streaming },
+	{ "watch_missing", test_watch_missing },
+	{ "env_policy", test_env_policy },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	int rc;
+	char tmpl[] = "/tmp/it_fs.XXXXXX";
+	if (!mkdtemp(tmpl))
+		return 1;
+	snprintf(dir, sizeof(dir), "%s", tmpl);
+	setenv("ZED", "z1", 1);
+	setenv("Zed2", "z3", 1);
+	setenv("FS_TEST_TERMISH", "t", 1);
+	setenv("FS_TEST_API_KEY", "k", 1);
+	setenv("CODEX_EXEC_SERVER_EXIT_ON_STDIN_CLOSE", "1", 1);
+	srv_started = server_start(&srv, (const char *[]){ "--session-ttl", "0", NULL }) == 0;
+	rc = tap_main(argc, argv, cases);
+	if (srv.pid > 0)
+		server_stop(&srv);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		rc = rc ? rc : 1;
+	return rc;
+}
