@@ -1,9 +1,10 @@
 /* ringexecd: the server's main: flags, start-up checks, and the wiring of
- * transport (WebSocket connections) to proto (the exec protocol) to the
- * engine (processes), all on one io_uring loop.
+ * transport (WebSocket connections, or the one stdio connection) to proto
+ * (the exec protocol) to the engine (processes), all on one io_uring loop.
  *
  * Prints exactly one line to stdout, the bound URL, then never writes there
- * again. Logs go to stderr.
+ * again (with --listen stdio, stdout carries the messages instead and no
+ * URL line). Logs go to stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,18 +24,22 @@
 #include "loop.h"
 #include "ringexec_version.h"
 #include "spawn.h"
+#include "stdio_conn.h"
 #include "ws.h"
 
 #define MAX_ORIGINS 32
+#define AUTH_ENV "RINGEXEC_AUTH_TOKEN"
 
 struct server {
 	struct loop *loop;
 	struct engine *eng;
 	struct proto *proto;
 	struct listener *listener;
+	struct stdio_conn *stdio;		/* --listen stdio: the one connection */
 	struct loop_timer shutdown_timer;	/* polls for the end of shutdown */
 	uint64_t shutdown_started_ms;		/* 0 while serving */
 	bool killed;				/* SIGKILL sent during shutdown */
+	int exit_code;				/* main's result once the loop stops */
 };
 
 static const char usage[] =
@@ -43,7 +48,12 @@ static const char usage[] =
 	"A low-latency exec host: runs processes for agents over WebSocket JSON-RPC\n"
 	"(the codex exec-server protocol).\n"
 	"\n"
-	"  --listen URL           ws://IP:PORT (default ws://127.0.0.1:0; IPv6 as ws://[::1]:PORT)\n"
+	"  --listen URL           ws://IP:PORT (default ws://127.0.0.1:0; IPv6 as ws://[::1]:PORT);\n"
+	"                         unix:///path/to.sock (WebSocket on a unix socket, mode 0600;\n"
+	"                         a stale socket file is replaced, removed at exit); or stdio\n"
+	"                         (one connection: a JSON message per line on stdin/stdout, no\n"
+	"                         URL line, no resumable session; EOF on stdin kills its\n"
+	"                         processes and ends the server)\n"
 	"  --session-ttl SECONDS  how long a dropped connection's session and its processes\n"
 	"                         live, resumable with initialize.resumeSessionId (default 30;\n"
 	"                         0: its processes are killed at once)\n"
@@ -54,6 +64,12 @@ static const char usage[] =
 	"  --max-message BYTES    largest WebSocket message (default 67108864)\n"
 	"  --send-high-water B    pause process output above this many queued bytes (default 4194304)\n"
 	"  --allow-origin ORIGIN  accept upgrades carrying this Origin (repeatable)\n"
+	"  --auth-token-file FILE require `Authorization: Bearer <token>` on the upgrade, the\n"
+	"                         token being FILE's content less one trailing newline\n"
+	"                         (or set env " AUTH_ENV "); /readyz and /livez stay open\n"
+	"  --ping-interval-ms MS  ping each connection this often and close one that has\n"
+	"                         answered neither of the last two pings (default 30000; 0: off)\n"
+	"  --max-connections N    live connections; more get HTTP 503 (default 256)\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --version              print the version\n"
 	"  --help                 this text\n";
@@ -106,6 +122,8 @@ static const struct conn_io conn_io = {
 	.close = io_close,
 };
 
+static void start_shutdown(struct server *srv);
+
 static void *on_ws_open(void *ctx, struct ws_conn *ws, const char *peer)
 {
 	struct server *srv = ctx;
@@ -148,6 +166,8 @@ static struct ws_config ws_cfg = {
 	.max_message = 64u << 20,
 	.max_head = 16u << 10,
 	.high_water = 4u << 20,
+	.ping_interval_ms = 30000,
+	.max_connections = 256,
 };
 
 static void on_accept(void *ctx, int fd, const char *peer)
@@ -155,18 +175,88 @@ static void on_accept(void *ctx, int fd, const char *peer)
 	ws_accept(((struct server *)ctx)->loop, fd, peer, &ws_cfg, &ws_handler, ctx);
 }
 
+/* ---- wiring stdio <-> conn ---- */
+
+static int sio_send(void *io, const char *msg, size_t len)
+{
+	return stdio_send(io, msg, len);
+}
+
+static size_t sio_queued(void *io)
+{
+	return stdio_queued(io);
+}
+
+static uint64_t sio_sent_total(void *io)
+{
+	return stdio_sent_total(io);
+}
+
+static uint64_t sio_queued_end(void *io)
+{
+	return stdio_queued_end(io);
+}
+
+static void sio_close(void *io, int code)
+{
+	stdio_close(io, code);
+}
+
+static const struct conn_io stdio_conn_io = {
+	.send = sio_send,
+	.queued = sio_queued,
+	.sent_total = sio_sent_total,
+	.queued_end = sio_queued_end,
+	.close = sio_close,
+};
+
+static void *on_stdio_open(void *ctx, struct stdio_conn *st, const char *peer)
+{
+	log_info("serving one connection on stdin/stdout");
+	return conn_new(((struct server *)ctx)->proto, &stdio_conn_io, st, peer);
+}
+
+static void on_stdio_message(void *user, const char *data, size_t len)
+{
+	conn_on_message(user, data, len);
+}
+
+static struct server *stdio_server;	/* closed() gets only the conn */
+
+/* The one connection is gone: its session (TTL 0) has had its processes
+ * killed; the server ends once they are reaped and the output is out.
+ * End of input and a vanished reader exit 0, other failures 1. */
+static void on_stdio_closed(void *user, int err)
+{
+	conn_on_closed(user);
+	if (err && err != -EPIPE)
+		stdio_server->exit_code = 1;
+	start_shutdown(stdio_server);
+}
+
+static const struct stdio_handler stdio_handler = {
+	.open = on_stdio_open,
+	.message = on_stdio_message,
+	.drained = on_ws_drained,
+	.sent = on_ws_sent,
+	.closed = on_stdio_closed,
+};
+
 /* ---- shutdown: stop accepting, TERM then KILL the groups, reap, exit ---- */
 
 static void shutdown_poll(struct loop_timer *t)
 {
 	struct server *srv = (struct server *)((char *)t - offsetof(struct server, shutdown_timer));
 	uint64_t now = loop_now_ms(srv->loop);
-	if (engine_unreaped(srv->eng) == 0 && ws_count() == 0) {
+	if (engine_unreaped(srv->eng) == 0 && ws_count() == 0 &&
+	    (!srv->stdio || stdio_done(srv->stdio))) {
 		loop_stop(srv->loop);
 		return;
 	}
 	if (!srv->killed && now - srv->shutdown_started_ms >= 2000) {
 		engine_kill_all(srv->eng, SIGKILL);
+		/* Detached sessions have no connection to close: end them now. */
+		proto_shutdown(srv->proto);
 		srv->killed = true;
 	}
 	if (now - srv->shutdown_started_ms >= 5000) {
@@ -176,12 +266,10 @@ static void shutdown_poll(struct loop_timer *t)
 	loop_timer_arm(srv->loop, &srv->shutdown_timer, 10);
 }
 
-static void on_shutdown_signal(void *ctx, int signo)
+static void start_shutdown(struct server *srv)
 {
-	struct server *srv = ctx;
 	if (srv->shutdown_started_ms)
 		return;
-	log_info("%s: shutting down", strsignal(signo));
 	srv->shutdown_started_ms = loop_now_ms(srv->loop);
 	if (srv->listener) {
 		listen_stop(srv->listener);
@@ -190,8 +278,88 @@ static void on_shutdown_signal(void *ctx, int signo)
 	engine_kill_all(srv->eng, SIGTERM);
 	engine_kill_all(srv->eng, SIGCONT);
 	ws_close_all(1001);
+	if (srv->stdio)
+		stdio_close(srv->stdio, 1001);
 	loop_timer_init(&srv->shutdown_timer, shutdown_poll);
 	loop_timer_arm(srv->loop, &srv->shutdown_timer, 10);
+}
+
+static void on_shutdown_signal(void *ctx, int signo)
+{
+	struct server *srv = ctx;
+	if (srv->shutdown_started_ms)
+		return;
+	log_info("%s: shutting down", strsignal(signo));
+	start_shutdown(srv);
+}
+
+/* The auth token: from --auth-token-file (its content less one trailing
+ * newline), else from the environment, else none (NULL). It must be
+ * 1..WS_AUTH_TOKEN_MAX visible ASCII bytes (it travels in a header).
+ * 0, or -1 after a message (exit 2). */
+static int load_auth_token(const char *file, char *out, size_t cap, const char **token)
+{
+	size_t n = 0;
+	const char *src;
+	*token = NULL;
+	if (file) {
+		src = file;
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "ringexecd: cannot read --auth-token-file %s: %s\n", file,
+				strerror(errno));
+			return -1;
+		}
+		for (;;) {
+			ssize_t r = read(fd, out + n, cap - 1 - n);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				fprintf(stderr, "ringexecd: cannot read --auth-token-file %s: %s\n",
+					file, strerror(errno));
+				close(fd);
+				return -1;
+			}
+			n += (size_t)r;
+			if (r == 0 || n == cap - 1)
+				break;
+		}
+		close(fd);
+		out[n] = '\0';
+		if (n && out[n - 1] == '\n')
+			out[--n] = '\0';
+		if (n && out[n - 1] == '\r')
+			out[--n] = '\0';
+	} else {
+		const char *env = getenv(AUTH_ENV);
+		if (!env)
+			return 0;
+		src = "$" AUTH_ENV;
+		n = strlen(env);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, env, n);
+		out[n] = '\0';
+	}
+	if (n == 0) {
+		fprintf(stderr, "ringexecd: the auth token in %s is empty\n", src);
+		return -1;
+	}
+	if (n > WS_AUTH_TOKEN_MAX) {
+		fprintf(stderr, "ringexecd: the auth token in %s is longer than %d bytes\n", src,
+			WS_AUTH_TOKEN_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)out[i];
+		if (c <= 0x20 || c >= 0x7f) {
+			fprintf(stderr, "ringexecd: the auth token in %s must be printable ASCII "
+				"without spaces\n", src);
+			return -1;
+		}
+	}
+	*token = out;
+	return 0;
 }
 
 /* fds 0-2 must exist, or the first socket would become someone's stdout. */
@@ -209,6 +377,8 @@ static void ensure_std_fds(void)
 int main(int argc, char **argv)
 {
 	const char *listen_url = "ws://127.0.0.1:0";
+	const char *token_file = NULL;
+	static char token_buf[WS_AUTH_TOKEN_MAX + 2];
 	const char *origins[MAX_ORIGINS + 1] = { 0 };
 	size_t norigins = 0;
 	struct engine_config ecfg = {
@@ -225,7 +395,7 @@ int main(int argc, char **argv)
 		.max_spawn_bytes = 1u << 20,
 	};
 	enum { O_LISTEN = 256, O_TTL, O_RETAIN_MS, O_RETAIN_BYTES, O_DRAIN, O_MAXPROC, O_MAXMSG,
-	       O_HIGH, O_ORIGIN, O_LOG, O_VERSION, O_HELP };
+	       O_HIGH, O_ORIGIN, O_LOG, O_VERSION, O_HELP, O_TOKEN_FILE, O_PING, O_MAXCONN };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "session-ttl", required_argument, 0, O_TTL },
@@ -236,6 +406,9 @@ int main(int argc, char **argv)
 		{ "max-message", required_argument, 0, O_MAXMSG },
 		{ "send-high-water", required_argument, 0, O_HIGH },
 		{ "allow-origin", required_argument, 0, O_ORIGIN },
+		{ "auth-token-file", required_argument, 0, O_TOKEN_FILE },
+		{ "ping-interval-ms", required_argument, 0, O_PING },
+		{ "max-connections", required_argument, 0, O_MAXCONN },
 		{ "log-level", required_argument, 0, O_LOG },
 		{ "version", no_argument, 0, O_VERSION },
 		{ "help", no_argument, 0, O_HELP },
@@ -292,6 +465,19 @@ int main(int argc, char **argv)
 			}
 			origins[norigins++] = optarg;
 			break;
+		case O_TOKEN_FILE:
+			token_file = optarg;
+			break;
+		case O_PING:
+			if (parse_u64("--ping-interval-ms", optarg, &v) < 0 || v > 86400000)
+				return 2;
+			ws_cfg.ping_interval_ms = (unsigned)v;
+			break;
+		case O_MAXCONN:
+			if (parse_u64("--max-connections", optarg, &v) < 0 || v == 0 || v > 1000000)
+				return 2;
+			ws_cfg.max_connections = v;
+			break;
 		case O_LOG:
 			if (log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "ringexecd: --log-level must be error, warn, info or debug\n");
@@ -318,10 +504,16 @@ int main(int argc, char **argv)
 
 	char err[256];
 	int loopback;
-	if (listen_parse_url(listen_url, err, sizeof(err), &loopback) < 0) {
+	enum listen_kind kind;
+	if (listen_parse_url(listen_url, err, sizeof(err), &kind, &loopback) < 0) {
 		fprintf(stderr, "ringexecd: %s\n", err);
 		return 2;
 	}
+	if (load_auth_token(token_file, token_buf, sizeof(token_buf), &ws_cfg.auth_token) < 0)
+		return 2;
+	/* One connection and nothing to resume it over: its end is the end. */
+	if (kind == LISTEN_STDIO)
+		pcfg.session_ttl_ms = 0;
 
 	ensure_std_fds();
 	signal(SIGPIPE, SIG_IGN);
@@ -359,24 +551,42 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringexecd: out of memory\n");
 		return 1;
 	}
-	char url[128];
-	ret = listen_start(&srv.listener, srv.loop, listen_url, on_accept, &srv, url, sizeof(url), err,
-			   sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "ringexecd: %s\n", err);
-		return 1;
+	const char *waits = loop_has_waitid(srv.loop) ? "IORING_OP_WAITID" : "POLL_ADD on pidfd + waitid";
+	if (kind == LISTEN_STDIO) {
+		struct stdio_config scfg = {
+			.max_message = ws_cfg.max_message,
+			.high_water = ws_cfg.high_water,
+		};
+		stdio_server = &srv;
+		ret = stdio_start(&srv.stdio, srv.loop, 0, 1, &scfg, &stdio_handler, &srv);
+		if (ret < 0) {
+			fprintf(stderr, "ringexecd: cannot serve stdio: %s\n", strerror(-ret));
+			return 1;
+		}
+		log_info("serving stdio (exit waits: %s)", waits);
+	} else {
+		char url[128];
+		ret = listen_start(&srv.listener, srv.loop, listen_url, on_accept, &srv, url,
+				   sizeof(url), err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "ringexecd: %s\n", err);
+			return 1;
+		}
+		if (!loopback && !ws_cfg.auth_token)
+			log_warn("listening on a non-loopback address without "
+				 "authentication: anyone who can reach it can run commands");
+		log_info("listening on %s (exit waits: %s%s)", url, waits,
+			 ws_cfg.auth_token ? "; bearer token required" : "");
+		printf("%s\n", url);
+		fflush(stdout);
 	}
-	if (!loopback)
-		log_warn("listening on a non-loopback address without "
-				"authentication: anyone who can reach it can run commands\n");
-	log_info("listening on %s (exit waits: %s)", url,
-		loop_has_waitid(srv.loop) ? "IORING_OP_WAITID" : "POLL_ADD on pidfd + waitid");
-	printf("%s\n", url);
-	fflush(stdout);
 
 	ret = loop_run(srv.loop);
+	if (srv.listener)
+		listen_stop(srv.listener);	/* removes a unix socket file */
+	stdio_free(srv.stdio);
 	proto_free(srv.proto);
 	engine_free(srv.eng);
 	loop_free(srv.loop);
-	return ret < 0 ? 1 : 0;
+	return ret < 0 ? 1 : srv.exit_code;
 }

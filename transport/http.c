@@ -338,5 +338,6 @@ size_t http_format_response(char *out, size_t cap, int status, const char *accep
 		"Connection: close\r\n"
 		"\r\n"
 		"%s", status, http_reason(status), strlen(body),
-		status == 405 ? "Allow: GET\r\n" : "", body));
+		status == 405 ? "Allow: GET\r\n" :
+		status == 401 ? "WWW-Authenticate: Bearer\r\n" : "", body));
 }

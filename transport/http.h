@@ -46,7 +46,8 @@ void http_ws_accept(const char *key, char out[29]);
 /* Format a whole response into out (NUL-terminated); returns its length,
  * or 0 if it does not fit. 101 when accept_key != NULL (Upgrade headers),
  * otherwise a plain response with Content-Length, text/plain body and
- * "Connection: close". */
+ * "Connection: close" (and "Allow: GET" for 405, "WWW-Authenticate: Bearer"
+ * for 401). */
 size_t http_format_response(char *out, size_t cap, int status, const char *accept_key,
 			    const char *body);
 

@@ -1,7 +1,8 @@
-/* listen: the TCP listening socket and its multishot accept on the loop.
+/* listen: the TCP or unix listening socket and its multishot accept on the loop.
  *
- * Owns the --listen URL syntax, the listening fd, its one accept op and the
- * back-off timer used when the process runs out of fds. Must not read or
+ * Owns the --listen URL syntax, the listening fd, a unix socket's file (mode
+ * 0600, a stale one replaced, removed again at stop), its one accept op and
+ * the back-off timer used when the process runs out of fds. Must not read or
  * write accepted sockets nor know HTTP: each new fd goes straight to the
  * callback, which owns it from then on.
  */
@@ -19,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 1024
@@ -34,8 +37,12 @@ struct listener {
 	bool accept_busy;		/* the multishot accept has not ended */
 	bool stopping;			/* listen_stop(): free when accept_busy clears */
 	bool warned;			/* the back-off warning was logged (once) */
+	bool is_unix;			/* path is ours to remove at stop */
+	dev_t dev;			/* the socket file we bound, to recognise it */
+	ino_t ino;
 	listen_accept_cb *cb;
 	void *ctx;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
 /* ---- URLs ---- */
@@ -44,6 +51,7 @@ union listen_sa {
 	struct sockaddr sa;
 	struct sockaddr_in in4;
 	struct sockaddr_in6 in6;
+	struct sockaddr_un un;
 	struct sockaddr_storage ss;
 };
 
@@ -111,10 +119,36 @@ static bool listen_is_loopback(const union listen_sa *sa)
 	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
-static int listen_parse(const char *url, union listen_sa *sa, socklen_t *len, char *err,
-			size_t errlen)
+/* "unix:///path": an absolute path that fits sun_path with its NUL. */
+static int listen_parse_unix(const char *url, union listen_sa *sa, socklen_t *len, char *err,
+			     size_t errlen)
+{
+	const char *path = url + sizeof("unix://") - 1;
+	size_t n = strlen(path);
+	if (path[0] != '/' || n >= sizeof(sa->un.sun_path)) {
+		snprintf(err, errlen, "invalid unix --listen URL `%s`; expected `unix:///path`", url);
+		return -1;
+	}
+	memset(sa, 0, sizeof(*sa));
+	sa->un.sun_family = AF_UNIX;
+	memcpy(sa->un.sun_path, path, n + 1);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+static int listen_parse(const char *url, enum listen_kind *kind, union listen_sa *sa,
+			socklen_t *len, char *err, size_t errlen)
 {
 	static const char scheme[] = "ws://";
+	if (!strcmp(url, "stdio") || !strcmp(url, "stdio://")) {
+		*kind = LISTEN_STDIO;
+		return 0;
+	}
+	if (!strncmp(url, "unix://", sizeof("unix://") - 1)) {
+		*kind = LISTEN_UNIX;
+		return listen_parse_unix(url, sa, len, err, errlen);
+	}
+	*kind = LISTEN_TCP;
 	if (strncmp(url, scheme, sizeof(scheme) - 1)) {
 		snprintf(err, errlen, "unsupported --listen URL `%s`; expected `ws://IP:PORT`", url);
 		return -1;
@@ -127,13 +161,14 @@ static int listen_parse(const char *url, union listen_sa *sa, socklen_t *len, ch
 	return 0;
 }
 
-int listen_parse_url(const char *url, char *err, size_t errlen, int *is_loopback)
+int listen_parse_url(const char *url, char *err, size_t errlen, enum listen_kind *kind,
+		     int *is_loopback)
 {
 	union listen_sa sa;
 	socklen_t len;
-	if (listen_parse(url, &sa, &len, err, errlen))
+	if (listen_parse(url, kind, &sa, &len, err, errlen))
 		return -1;
-	*is_loopback = listen_is_loopback(&sa);
+	*is_loopback = *kind != LISTEN_TCP || listen_is_loopback(&sa);
 	return 0;
 }
 
@@ -165,6 +200,17 @@ static void listen_cancel(struct listener *l)
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&l->accept_op, 0);
 }
 
+/* Remove our socket file, unless someone replaced it meanwhile. */
+static void listen_unlink(struct listener *l)
+{
+	struct stat st;
+	if (!l->is_unix)
+		return;
+	l->is_unix = false;
+	if (lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+		unlink(l->path);
+}
+
 static void listen_free(struct listener *l)
 {
 	loop_timer_cancel(l->lp, &l->backoff);
@@ -179,8 +225,16 @@ static void listen_hand_over(struct listener *l, int fd)
 	char peer[64];
 	int one = 1;
 
-	if (l->stopping || getpeername(fd, &sa.sa, &len) < 0) {
-		close(fd);	/* stopping, or the peer is already gone */
+	if (l->stopping) {
+		close(fd);
+		return;
+	}
+	if (l->path[0]) {
+		l->cb(l->ctx, fd, "unix");	/* unix peers have no useful name */
+		return;
+	}
+	if (getpeername(fd, &sa.sa, &len) < 0) {
+		close(fd);	/* the peer is already gone */
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -245,6 +299,72 @@ static void listen_on_backoff(struct loop_timer *t)
 
 /* ---- start and stop ---- */
 
+/* Something already at a unix socket path: a stale socket file (connect
+ * refused: nobody listens) is removed; a live one (connect succeeds, or its
+ * backlog is full) or a file of another type is refused. */
+static int listen_unix_clear(const union listen_sa *sa, socklen_t len, const char *url, char *err,
+			     size_t errlen)
+{
+	const char *path = sa->un.sun_path;
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot listen on %s: %s", url, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "cannot listen on %s: the path exists and is not a socket", url);
+		return -EADDRINUSE;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", url, strerror(errno));
+		return -errno;
+	}
+	int r = connect(fd, &sa->sa, len) == 0 ? 0 : -errno;
+	close(fd);
+	if (r == 0 || r == -EAGAIN || r == -EINPROGRESS) {
+		snprintf(err, errlen, "cannot listen on %s: another server is listening on it", url);
+		return -EADDRINUSE;
+	}
+	if (r != -ECONNREFUSED) {
+		snprintf(err, errlen, "cannot listen on %s: cannot tell whether it is in use: %s",
+			 url, strerror(-r));
+		return r;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove the stale socket %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	log_info("removed the stale socket %s", path);
+	return 0;
+}
+
+/* Bind with mode 0600 (umask: fchmod does not reach the file), remember
+ * the file, listen. */
+static int listen_bind_unix(struct listener *l, const union listen_sa *sa, socklen_t len)
+{
+	struct stat st;
+	mode_t old = umask(0177);
+	int r = bind(l->fd, &sa->sa, len) < 0 ? -errno : 0;
+	umask(old);
+	if (r < 0)
+		return r;
+	snprintf(l->path, sizeof(l->path), "%s", sa->un.sun_path);
+	if (lstat(l->path, &st) == 0) {
+		l->is_unix = true;
+		l->dev = st.st_dev;
+		l->ino = st.st_ino;
+	}
+	if (listen(l->fd, LISTEN_BACKLOG) < 0) {
+		r = -errno;
+		listen_unlink(l);
+		return r;
+	}
+	return 0;
+}
+
 static int listen_bind(int fd, const union listen_sa *sa, socklen_t len)
 {
 	int one = 1;
@@ -258,12 +378,17 @@ static int listen_bind(int fd, const union listen_sa *sa, socklen_t len)
 	return 0;
 }
 
-static int listen_bound_url(int fd, char *out, size_t cap)
+static int listen_bound_url(const struct listener *l, char *out, size_t cap)
 {
 	union listen_sa sa;
 	socklen_t len = sizeof(sa);
 	char hp[80];
-	if (getsockname(fd, &sa.sa, &len) < 0)
+	if (l->path[0]) {
+		if ((size_t)snprintf(out, cap, "unix://%s", l->path) >= cap)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	if (getsockname(l->fd, &sa.sa, &len) < 0)
 		return -errno;
 	listen_format(&sa, hp, sizeof(hp));
 	if ((size_t)snprintf(out, cap, "ws://%s", hp) >= cap)
@@ -276,10 +401,20 @@ int listen_start(struct listener **out, struct loop *lp, const char *url, listen
 {
 	union listen_sa sa;
 	socklen_t len;
+	enum listen_kind kind;
 	int ret;
 
-	if (listen_parse(url, &sa, &len, err, errlen))
+	if (listen_parse(url, &kind, &sa, &len, err, errlen))
 		return -EINVAL;
+	if (kind == LISTEN_STDIO) {
+		snprintf(err, errlen, "cannot listen on %s: not a socket URL", url);
+		return -EINVAL;
+	}
+	if (kind == LISTEN_UNIX) {
+		ret = listen_unix_clear(&sa, len, url, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
 	struct listener *l = calloc(1, sizeof(*l));
 	if (!l) {
 		snprintf(err, errlen, "cannot listen on %s: out of memory", url);
@@ -290,12 +425,15 @@ int listen_start(struct listener **out, struct loop *lp, const char *url, listen
 		ret = -errno;
 		goto fail_free;
 	}
-	ret = listen_bind(l->fd, &sa, len);
+	if (kind == LISTEN_UNIX)
+		ret = listen_bind_unix(l, &sa, len);
+	else
+		ret = listen_bind(l->fd, &sa, len);
 	if (ret < 0)
 		goto fail_close;
-	ret = listen_bound_url(l->fd, bound_url, bound_len);
+	ret = listen_bound_url(l, bound_url, bound_len);
 	if (ret < 0)
-		goto fail_close;
+		goto fail_unlink;
 	l->lp = lp;
 	l->cb = cb;
 	l->ctx = ctx;
@@ -305,6 +443,8 @@ int listen_start(struct listener **out, struct loop *lp, const char *url, listen
 	*out = l;
 	return 0;
 
+fail_unlink:
+	listen_unlink(l);
 fail_close:
 	close(l->fd);
 fail_free:
@@ -318,6 +458,7 @@ void listen_stop(struct listener *l)
 	if (!l || l->stopping)
 		return;
 	l->stopping = true;
+	listen_unlink(l);
 	loop_timer_cancel(l->lp, &l->backoff);
 	if (l->accept_busy)
 		listen_cancel(l);	/* freed by the op's last completion */

@@ -1,9 +1,12 @@
-/* listen: the TCP listener and its multishot accept on the loop.
+/* listen: the TCP or unix listener and its multishot accept on the loop.
  *
- * Parses the --listen URL (ws://IP:PORT, IPv4 or [IPv6]), binds with
- * SO_REUSEADDR, listens, and hands each accepted socket (O_CLOEXEC,
- * TCP_NODELAY set) and its peer "IP:PORT" to a callback. EMFILE/ENFILE on
- * accept back off briefly instead of spinning. Knows nothing of HTTP.
+ * Parses the --listen URL (ws://IP:PORT, IPv4 or [IPv6]; unix:///path;
+ * stdio, which is only recognised here and served by transport/stdio),
+ * binds (TCP with SO_REUSEADDR; unix with mode 0600, replacing a stale
+ * socket file), listens, and hands each accepted socket (O_CLOEXEC,
+ * TCP_NODELAY on TCP) and its peer ("IP:PORT", or "unix") to a callback.
+ * EMFILE/ENFILE on accept back off briefly instead of spinning. Knows
+ * nothing of HTTP.
  */
 #ifndef RINGEXEC_LISTEN_H
 #define RINGEXEC_LISTEN_H
@@ -15,17 +18,30 @@ struct listener;
 
 typedef void listen_accept_cb(void *ctx, int fd, const char *peer);
 
-/* Parse url. 0 on success with *is_loopback set; otherwise -1 with the
- * upstream message in err: "invalid websocket --listen URL `X`; expected
- * `ws://IP:PORT`" (host not an IP literal) or "unsupported --listen URL `X`;
- * expected `ws://IP:PORT`" (other scheme). */
-int listen_parse_url(const char *url, char *err, size_t errlen, int *is_loopback);
+enum listen_kind {
+	LISTEN_TCP,	/* ws://IP:PORT */
+	LISTEN_UNIX,	/* unix:///path */
+	LISTEN_STDIO,	/* stdio or stdio:// : no listener at all */
+};
 
-/* Bind and start accepting. bound_url receives "ws://IP:PORT" with the real
- * port. 0 or -errno (err says what failed). */
+/* Parse url. 0 on success with *kind set and *is_loopback (true for unix
+ * and stdio); otherwise -1 with the message in err: "invalid websocket
+ * --listen URL `X`; expected `ws://IP:PORT`" (host not an IP literal),
+ * "invalid unix --listen URL `X`; expected `unix:///path`" (no absolute
+ * path, or one too long for sun_path) or "unsupported --listen URL `X`;
+ * expected `ws://IP:PORT`" (other scheme). */
+int listen_parse_url(const char *url, char *err, size_t errlen, enum listen_kind *kind,
+		     int *is_loopback);
+
+/* Bind and start accepting (ws:// and unix:// only). bound_url receives
+ * "ws://IP:PORT" with the real port, or "unix:///path". A unix socket file
+ * that exists with nobody listening is replaced; a live one, or a file that
+ * is not a socket, fails with -EADDRINUSE. 0 or -errno (err says what
+ * failed). */
 int listen_start(struct listener **out, struct loop *lp, const char *url, listen_accept_cb *cb,
 		 void *ctx, char *bound_url, size_t bound_len, char *err, size_t errlen);
-/* Stop accepting (cancel) and close the socket; frees once the accept op ends. */
+/* Stop accepting (cancel) and close the socket (a unix socket's file is
+ * removed, if it is still ours); frees once the accept op ends. */
 void listen_stop(struct listener *l);
 
 #endif

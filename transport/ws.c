@@ -1,15 +1,18 @@
 /* ws: one client connection, from the HTTP request head to the close frame.
  *
- * Owns the socket, its one recv and one send op, the head buffer, the wslay
- * context (incoming frames, pong and close replies) and the double-buffered
- * send queue that text frames are written into directly. Must not block,
- * must not know JSON or processes, and never tears a connection down while
- * a handler call for it is on the stack (only loop callbacks do).
+ * Owns the socket, its one recv and one send op, the head buffer, the
+ * admission checks (connection limit, bearer token), the wslay context
+ * (incoming frames, pong and close replies), our keep-alive pings, and the
+ * double-buffered send queue that text frames are written into directly.
+ * Must not block, must not know JSON or processes, and never tears a
+ * connection down while a handler call for it is on the stack (only loop
+ * callbacks do).
  */
 #include "ws.h"
 
 #include "buf.h"
 #include "http.h"
+#include "log.h"
 #include "loop.h"
 
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -29,6 +33,7 @@
 #define WS_FLUSH_MS 5000		/* closing: give up after this long without send progress */
 #define WS_LINGER_MS 2000		/* after our FIN: wait this long for the peer's */
 #define WS_SPARE_CAP (1u << 20)		/* an idle send buffer above this is released */
+#define WS_PINGS_MISSED 2		/* unanswered pings after which we close */
 
 #define ws_container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
@@ -56,11 +61,13 @@ struct ws_conn {
 	bool above;			/* queued went above high_water: drained() owed */
 	bool rx_eof;			/* the peer's FIN arrived while flushing */
 	bool recv_busy, send_busy;	/* op in flight */
+	bool refused;			/* over max_connections: 503 and close */
+	unsigned pings_unanswered;	/* pings sent since the last pong */
 	unsigned inflight;		/* ops in flight; freed only at zero */
 	struct loop_op recv_op, send_op;
 	struct loop_defer flush_defer;	/* coalesces sends of one loop turn */
 	struct loop_defer rx_defer;	/* re-arms recv after -ENOBUFS */
-	struct loop_timer timer;	/* FLUSH / LINGER deadline */
+	struct loop_timer timer;	/* OPEN: next ping; FLUSH / LINGER: deadline */
 	int flush_outq;			/* unsent bytes in the kernel at the last FLUSH deadline */
 	struct buf head;		/* request head so far (WS_HEAD only) */
 	wslay_event_context_ptr wslay;	/* from the upgrade on */
@@ -74,6 +81,7 @@ struct ws_conn {
 };
 
 static size_t ws_live;			/* connections not yet freed */
+static size_t ws_refused_live;		/* of those, ones refused with 503 */
 static struct ws_conn *ws_all;		/* all of them */
 static struct loop_bufs *ws_bufs;	/* shared recv buffers (group WS_BGID) */
 
@@ -293,6 +301,8 @@ static void ws_free(struct ws_conn *ws)
 	if (ws->next)
 		ws->next->prev = ws->prev;
 	ws_live--;
+	if (ws->refused)
+		ws_refused_live--;
 	free(ws);
 }
 
@@ -452,8 +462,10 @@ static void ws_wslay_on_msg(wslay_event_context_ptr ctx, const struct wslay_even
 	struct ws_conn *ws = user;
 	(void)ctx;
 	bool binary = arg->opcode == WSLAY_BINARY_FRAME;
+	if (arg->opcode == WSLAY_PONG)
+		ws->pings_unanswered = 0;	/* any pong answers every ping so far */
 	if (!binary && arg->opcode != WSLAY_TEXT_FRAME)
-		return;		/* ping and close are answered by wslay; pong ignored */
+		return;		/* ping and close are answered by wslay */
 	if (ws->close_queued || !ws->opened)
 		return;
 	if (!binary && !ws_utf8_valid(arg->msg, arg->msg_length)) {
@@ -539,6 +551,63 @@ static bool ws_origin_allowed(const struct ws_conn *ws, const char *origin)
 	return false;
 }
 
+/* The Authorization value is "Bearer <token>" (scheme in any case). The
+ * token is compared in time that depends on neither the position of the
+ * first difference nor the token's length: both sides are zero-padded to
+ * one fixed size and every byte is compared (header values hold no NUL). */
+static bool ws_auth_ok(const struct ws_conn *ws, const char *authz)
+{
+	char want[sizeof(((struct http_request *)0)->authorization)] = { 0 };
+	char got[sizeof(want)] = { 0 };
+	const char *tok = ws->cfg.auth_token;
+	size_t tlen = strlen(tok), glen;
+	unsigned diff;
+
+	if (strncasecmp(authz, "Bearer ", 7))
+		return false;
+	authz += 7;
+	while (*authz == ' ')
+		authz++;
+	glen = strlen(authz);
+	if (tlen >= sizeof(want) || glen >= sizeof(got))
+		return false;
+	memcpy(want, tok, tlen);
+	memcpy(got, authz, glen);
+	diff = (unsigned)(tlen ^ glen);
+	for (size_t i = 0; i < sizeof(want); i++)
+		diff |= (unsigned char)(want[i] ^ got[i]);
+	return diff == 0;
+}
+
+/* ---- keep-alive pings ---- */
+
+static void ws_ping_arm(struct ws_conn *ws)
+{
+	if (ws->cfg.ping_interval_ms)
+		loop_timer_arm(ws->lp, &ws->timer, ws->cfg.ping_interval_ms);
+}
+
+/* Every interval: a peer that answered none of the last two pings is
+ * closed with 1001 and its session detached at once (closed() does not
+ * wait for the close frame to drain); otherwise one more ping. */
+static void ws_ping_tick(struct ws_conn *ws)
+{
+	static const uint8_t ping[2] = { 0x89, 0x00 };	/* FIN, ping, no payload */
+	if (ws->close_queued)
+		return;
+	if (ws->pings_unanswered >= WS_PINGS_MISSED) {
+		log_info("%s: no pong to the last %d pings; closing", ws->peer, WS_PINGS_MISSED);
+		ws_close(ws, WSLAY_CODE_GOING_AWAY);
+		ws_notify_closed(ws);
+		return;
+	}
+	if (buf_append(&ws->pending, ping, sizeof(ping)) == 0) {
+		ws->pings_unanswered++;
+		ws_schedule_flush(ws);
+	}
+	ws_ping_arm(ws);
+}
+
 static void ws_open(struct ws_conn *ws)
 {
 	void *user = ws->h->open ? ws->h->open(ws->ctx, ws, ws->peer) : NULL;
@@ -559,6 +628,7 @@ static int ws_upgrade(struct ws_conn *ws, const struct http_request *req)
 		return -ENOMEM;
 	ws->state = WS_OPEN;
 	ws_schedule_flush(ws);
+	ws_ping_arm(ws);
 
 	/* Bytes after the head are the first frames; keep them past open(). */
 	struct buf head = ws->head;
@@ -577,6 +647,11 @@ static int ws_route(struct ws_conn *ws, const struct http_request *req)
 	if (req->has_origin && !ws_origin_allowed(ws, req->origin))
 		return ws_respond(ws, 403, "forbidden\n");
 	if (!strcmp(req->path, "/")) {
+		if (ws->cfg.auth_token && ws->cfg.auth_token[0] && !ws_auth_ok(ws, req->authorization)) {
+			log_info("%s: upgrade refused: %s bearer token", ws->peer,
+				 req->authorization[0] ? "wrong" : "no");
+			return ws_respond(ws, 401, "unauthorized\n");
+		}
 		if (!http_is_ws_upgrade(req))
 			return ws_respond(ws, 400, "bad request: expected a WebSocket upgrade\n");
 		return ws_upgrade(ws, req);
@@ -686,11 +761,15 @@ static void ws_on_recv(struct loop_op *op, int res, uint32_t flags)
 	ws_flush(ws);
 }
 
-/* FLUSH: the peer still drains the kernel's copy (a slow reader) -> wait
- * on; no progress at all -> give up. LINGER: give up. */
+/* OPEN: ping. FLUSH: the peer still drains the kernel's copy (a slow
+ * reader) -> wait on; no progress at all -> give up. LINGER: give up. */
 static void ws_on_timer(struct loop_timer *t)
 {
 	struct ws_conn *ws = ws_container_of(t, struct ws_conn, timer);
+	if (ws->state == WS_OPEN) {
+		ws_ping_tick(ws);
+		return;
+	}
 	if (ws->state == WS_FLUSH && ws_outq(ws) < ws->flush_outq) {
 		ws_flush_deadline(ws);
 		return;
@@ -709,6 +788,8 @@ static void ws_config_fill(struct ws_config *c, const struct ws_config *from)
 		c->max_head = 16u << 10;
 	if (!c->high_water)
 		c->high_water = 4u << 20;
+	if (!c->max_connections)
+		c->max_connections = 256;
 }
 
 /* io_uring waits on a blocking socket; O_NONBLOCK would surface -EAGAIN. */
@@ -750,6 +831,17 @@ int ws_accept(struct loop *lp, int fd, const char *peer, const struct ws_config 
 		ws_all->prev = ws;
 	ws_all = ws;
 	ws_live++;
+	if (ws_live - 1 - ws_refused_live >= ws->cfg.max_connections) {
+		/* Answered at once, before the request: the peer reads it as the
+		 * response to whatever it sends, and lingering keeps our close clean. */
+		ws->refused = true;
+		ws_refused_live++;
+		log_info("%s: refused: already %zu connections (--max-connections)", ws->peer,
+			 ws->cfg.max_connections);
+		if (ws_respond(ws, 503, "service unavailable: too many connections\n") < 0)
+			ws_die(ws);
+		return 0;
+	}
 	ws_recv_arm(ws);
 	return 0;
 

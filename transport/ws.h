@@ -1,10 +1,12 @@
 /* ws: one client connection, from the HTTP request head to the close frame.
  *
  * Owns the socket, its recv and send ops on the loop, the HTTP upgrade
- * (GET / with a valid upgrade -> 101; GET /readyz and /livez -> 200 "ok";
- * any Origin not allowed -> 403; other paths -> 404; bad or > max_head ->
- * 400), the wslay context for incoming frames and control frames, and the
- * send queue of outgoing text messages. Knows nothing of JSON or processes:
+ * (GET / with a valid upgrade -> 101, 401 without the bearer token when
+ * one is configured; GET /readyz and /livez -> 200 "ok"; any Origin not
+ * allowed -> 403; other paths -> 404; bad or > max_head -> 400; beyond
+ * max_connections -> 503 at once), the wslay context for incoming frames
+ * and control frames, keep-alive pings, and the send queue of outgoing
+ * text messages. Knows nothing of JSON or processes:
  * whole messages go up through struct ws_handler, text goes down through
  * ws_send_text().
  */
@@ -40,7 +42,15 @@ struct ws_config {
 	size_t max_head;	/* HTTP head limit (16 KiB) */
 	size_t high_water;	/* send queue bytes above which drained() is owed (4 MiB) */
 	const char *const *allow_origins;	/* NULL-terminated, or NULL: none allowed */
+	unsigned ping_interval_ms;	/* ping every this often; no pong to two in a row
+					 * -> close 1001; 0: no pings */
+	const char *auth_token;		/* the upgrade needs "Authorization: Bearer <it>";
+					 * NULL or "": no auth; at most WS_AUTH_TOKEN_MAX bytes */
+	size_t max_connections;		/* more live ones -> 503 at accept (default 256) */
 };
+
+/* Longest accepted auth token (it must fit http's Authorization buffer). */
+#define WS_AUTH_TOKEN_MAX 480
 
 /* Take over an accepted socket (O_CLOEXEC, blocking or not) and serve it.
  * peer is "IP:PORT" (copied). 0 or -errno (the fd is closed either way
@@ -62,7 +72,7 @@ uint64_t ws_queued_end(const struct ws_conn *ws);
  * still follows. */
 void ws_close(struct ws_conn *ws, uint16_t code);
 
-/* Live connections (upgraded or not). */
+/* Live connections (upgraded or not, and ones being refused with 503). */
 size_t ws_count(void);
 /* Close every live connection (upgraded ones with a close frame carrying
  * code, e.g. 1001 at shutdown; others just closed). */
