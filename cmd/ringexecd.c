@@ -114,12 +114,18 @@ static void io_close(void *io, int code)
 	ws_close(io, (uint16_t)code);
 }
 
+static void io_pause_recv(void *io, bool pause)
+{
+	ws_pause_recv(io, pause);
+}
+
 static const struct conn_io conn_io = {
 	.send = io_send,
 	.queued = io_queued,
 	.sent_total = io_sent_total,
 	.queued_end = io_queued_end,
 	.close = io_close,
+	.pause_recv = io_pause_recv,
 };
 
 static void start_shutdown(struct server *srv);

@@ -113,6 +113,18 @@ static void conn_on_notification(struct conn *c, const char *method)
 		method);
 }
 
+void conn_check_recv(struct conn *c)
+{
+	if (!c->io->pause_recv)
+		return;
+	bool pause = c->held_bytes > CONN_HELD_MAX ||
+		     c->io->queued(c->io_ctx) > c->pr->cfg.send_high_water;
+	if (pause == c->recv_paused)
+		return;
+	c->recv_paused = pause;
+	c->io->pause_recv(c->io_ctx, pause);
+}
+
 void conn_on_message(struct conn *c, const char *data, size_t len)
 {
 	struct rpc_msg m;
@@ -141,6 +153,7 @@ void conn_on_message(struct conn *c, const char *data, size_t len)
 	}
 	}
 	rpc_msg_free(&m);
+	conn_check_recv(c);
 }
 
 void conn_on_sent(struct conn *c)
@@ -151,6 +164,7 @@ void conn_on_sent(struct conn *c)
 
 void conn_on_drained(struct conn *c)
 {
+	conn_check_recv(c);
 	if (c->sess)
 		session_resume_output(c->sess);
 }

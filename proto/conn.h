@@ -9,6 +9,7 @@
 #ifndef RINGEXEC_CONN_H
 #define RINGEXEC_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,8 @@ struct conn_io {
 	uint64_t (*queued_end)(void *io);
 	/* Close the connection with a WebSocket close code. */
 	void (*close)(void *io, int code);
+	/* Stop or restart reading the client's messages (may be NULL). */
+	void (*pause_recv)(void *io, bool pause);
 };
 
 int proto_new(struct proto **out, struct engine *eng, const struct proto_config *cfg);

@@ -61,7 +61,12 @@ struct conn {
 	struct session *sess;		/* attached session, after initialize */
 	struct dlist waiters;		/* pending long-poll reads (struct waiter) */
 	struct dlist held;		/* process/writes waiting for stdin room */
+	size_t held_bytes;		/* their payload bytes */
+	bool recv_paused;		/* we asked the transport to stop reading */
 };
+
+/* A connection whose held writes carry more than this stops being read. */
+#define CONN_HELD_MAX (16u << 20)
 
 struct session {
 	struct proto *pr;
@@ -142,6 +147,9 @@ void conn_send_buf(struct conn *c, struct buf *b);
 void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family);
+/* Pause reading the client while its replies pile up above the send
+ * high-water mark or its held writes exceed CONN_HELD_MAX; resume below. */
+void conn_check_recv(struct conn *c);
 
 /* session.c */
 struct session *session_new(struct proto *pr);

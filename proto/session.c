@@ -177,6 +177,7 @@ static enum proc_write_status session_write_now(struct sess_proc *sp, const char
 
 void session_held_free(struct held_write *h)
 {
+	h->c->held_bytes -= h->len;
 	dlist_del(&h->conn_link);
 	dlist_del(&h->proc_link);
 	rpc_id_free(&h->id);
@@ -211,6 +212,7 @@ int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id,
 	h->write_id_len = write_id_len;
 	dlist_add_tail(&c->held, &h->conn_link);
 	dlist_add_tail(&sp->held, &h->proc_link);
+	c->held_bytes += len;
 	return 0;
 }
 
@@ -221,8 +223,10 @@ static void session_on_stdin_ready(void *ctx, struct proc *p)
 		struct held_write *h = container_of(sp->held.next, struct held_write, proc_link);
 		enum proc_write_status st = session_write_now(sp, h->data, h->len, h->close_stdin,
 							      h->write_id, h->write_id_len);
-		session_reply_status(h->c, &h->id, st);
+		struct conn *c = h->c;
+		session_reply_status(c, &h->id, st);
 		session_held_free(h);
+		conn_check_recv(c);
 	}
 }
 

@@ -63,6 +63,7 @@ struct ws_conn {
 	bool recv_busy, send_busy;	/* op in flight */
 	bool refused;			/* over max_connections: 503 and close */
 	unsigned pings_unanswered;	/* pings sent since the last pong */
+	bool rx_paused;			/* ws_pause_recv(): no recv re-armed while OPEN */
 	unsigned inflight;		/* ops in flight; freed only at zero */
 	struct loop_op recv_op, send_op;
 	struct loop_defer flush_defer;	/* coalesces sends of one loop turn */
@@ -476,11 +477,23 @@ static void ws_wslay_on_msg(wslay_event_context_ptr ctx, const struct wslay_even
 	ws->h->message(ws->user, data, arg->msg_length, binary);
 }
 
+/* A close frame's body is empty or a 2-byte code plus a reason: one byte
+ * is a protocol error (RFC 6455 5.5.1), which wslay would answer with an
+ * empty close. Queue 1002 first; wslay then sends no close of its own. */
+static void ws_wslay_on_frame_start(wslay_event_context_ptr ctx,
+				    const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+	(void)user;
+	if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1)
+		wslay_event_queue_close(ctx, WSLAY_CODE_PROTOCOL_ERROR, NULL, 0);
+}
+
 static int ws_wslay_new(struct ws_conn *ws)
 {
 	struct wslay_event_callbacks cb = {
 		.recv_callback = ws_wslay_recv,
 		.send_callback = ws_wslay_send,
+		.on_frame_recv_start_callback = ws_wslay_on_frame_start,
 		.on_msg_recv_callback = ws_wslay_on_msg,
 	};
 	if (wslay_event_context_server_init(&ws->wslay, &cb, ws))
@@ -595,6 +608,8 @@ static void ws_ping_tick(struct ws_conn *ws)
 	static const uint8_t ping[2] = { 0x89, 0x00 };	/* FIN, ping, no payload */
 	if (ws->close_queued)
 		return;
+	if (ws->rx_paused)
+		ws->pings_unanswered = 0;	/* we are not reading: its pongs wait in the socket */
 	if (ws->pings_unanswered >= WS_PINGS_MISSED) {
 		log_info("%s: no pong to the last %d pings; closing", ws->peer, WS_PINGS_MISSED);
 		ws_close(ws, WSLAY_CODE_GOING_AWAY);
@@ -691,12 +706,23 @@ static void ws_recv_arm(struct ws_conn *ws)
 {
 	if (ws->recv_busy || ws->rx_eof || ws->state == WS_DEAD)
 		return;
+	if (ws->rx_paused && ws->state == WS_OPEN)
+		return;
 	struct io_uring_sqe *sqe = loop_sqe(ws->lp, &ws->recv_op);
 	io_uring_prep_recv(sqe, ws->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = WS_BGID;
 	ws->recv_busy = true;
 	ws->inflight++;
+}
+
+void ws_pause_recv(struct ws_conn *ws, bool pause)
+{
+	if (ws->rx_paused == pause)
+		return;
+	ws->rx_paused = pause;
+	if (!pause)
+		ws_recv_arm(ws);
 }
 
 static void ws_on_rx_defer(struct loop_defer *d)

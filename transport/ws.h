@@ -63,6 +63,9 @@ int ws_accept(struct loop *lp, int fd, const char *peer, const struct ws_config 
 int ws_send_text(struct ws_conn *ws, const char *data, size_t len);
 /* Bytes queued for sending and not yet written to the socket. */
 size_t ws_queued(const struct ws_conn *ws);
+/* Stop (or restart) reading the peer's messages: a client whose requests
+ * pile up stalls itself. Missed pongs do not count while paused. */
+void ws_pause_recv(struct ws_conn *ws, bool pause);
 /* Bytes written to the socket since the connection opened. */
 uint64_t ws_sent_total(const struct ws_conn *ws);
 /* The stream offset just past everything queued so far: a message queued
