@@ -58,7 +58,10 @@ static const char usage[] =
 	"                         live, resumable with initialize.resumeSessionId (default 30;\n"
 	"                         0: its processes are killed at once)\n"
 	"  --retain-ms MS         keep a closed process's output this long (default 30000)\n"
-	"  --retain-bytes BYTES   output kept per process for process/read (default 1048576)\n"
+	"  --retain-bytes BYTES   output kept per process for process/read (default 1048576;\n"
+	"                         never a chunk no client has received)\n"
+	"  --max-retained BYTES   all processes' kept output together; beyond it output reads\n"
+	"                         pause (default 268435456)\n"
 	"  --exit-drain-ms MS     how long `exited` waits for output streams (default 50)\n"
 	"  --max-processes N      unclosed processes per session (default 1024)\n"
 	"  --max-message BYTES    largest WebSocket message (default 67108864)\n"
@@ -390,6 +393,7 @@ int main(int argc, char **argv)
 	struct engine_config ecfg = {
 		.retain_bytes = 1u << 20,
 		.retain_chunks = 50000,
+		.max_retained = (size_t)256 << 20,
 		.exit_drain_ms = 50,
 	};
 	struct proto_config pcfg = {
@@ -401,12 +405,14 @@ int main(int argc, char **argv)
 		.max_spawn_bytes = 1u << 20,
 	};
 	enum { O_LISTEN = 256, O_TTL, O_RETAIN_MS, O_RETAIN_BYTES, O_DRAIN, O_MAXPROC, O_MAXMSG,
-	       O_HIGH, O_ORIGIN, O_LOG, O_VERSION, O_HELP, O_TOKEN_FILE, O_PING, O_MAXCONN };
+	       O_HIGH, O_ORIGIN, O_LOG, O_VERSION, O_HELP, O_TOKEN_FILE, O_PING, O_MAXCONN,
+	       O_MAXRET };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "session-ttl", required_argument, 0, O_TTL },
 		{ "retain-ms", required_argument, 0, O_RETAIN_MS },
 		{ "retain-bytes", required_argument, 0, O_RETAIN_BYTES },
+		{ "max-retained", required_argument, 0, O_MAXRET },
 		{ "exit-drain-ms", required_argument, 0, O_DRAIN },
 		{ "max-processes", required_argument, 0, O_MAXPROC },
 		{ "max-message", required_argument, 0, O_MAXMSG },
@@ -436,6 +442,11 @@ int main(int argc, char **argv)
 		case O_RETAIN_MS:
 			if (parse_u64("--retain-ms", optarg, &pcfg.retain_ms) < 0)
 				return 2;
+			break;
+		case O_MAXRET:
+			if (parse_u64("--max-retained", optarg, &v) < 0 || v == 0)
+				return 2;
+			ecfg.max_retained = v;
 			break;
 		case O_RETAIN_BYTES:
 			if (parse_u64("--retain-bytes", optarg, &v) < 0)

@@ -160,3 +160,9 @@ size_t outlog_undelivered_bytes(const struct outlog *log)
 	}
 	return sum;
 }
+
+void outlog_drop_delivered(struct outlog *log)
+{
+	while (log->count && outlog_oldest(log)->seq <= log->delivered)
+		outlog_drop_oldest(log);
+}

@@ -47,6 +47,10 @@ const struct outlog_chunk *outlog_append(struct outlog *log, uint64_t seq,
 /* Every chunk with seq <= seq has reached a client; drop what the caps allow. */
 void outlog_set_delivered(struct outlog *log, uint64_t seq);
 
+/* Drop every chunk at or below the delivered mark (kept only as history
+ * for process/read), oldest first: how the global cap makes room. */
+void outlog_drop_delivered(struct outlog *log);
+
 /* Index of the first retained chunk with seq > after_seq (binary search);
  * outlog_count() when there is none. */
 size_t outlog_find(const struct outlog *log, uint64_t after_seq);

@@ -155,6 +155,17 @@ size_t engine_unreaped(const struct engine *eng)
 	return n;
 }
 
+/* All output kept together is at its cap: drop what clients already have
+ * (history kept for process/read) before anyone has to wait. */
+static void engine_shed_history(struct engine *eng)
+{
+	for (struct proc *p = eng->procs; p; p = p->next) {
+		size_t before = outlog_bytes(&p->log);
+		outlog_drop_delivered(&p->log);
+		engine_retained_add(eng, (long)outlog_bytes(&p->log) - (long)before);
+	}
+}
+
 void engine_unstarve_procs(struct engine *eng)
 {
 	for (struct proc *p = eng->procs; p; p = p->next) {
@@ -412,8 +423,10 @@ static void proc_read_arm(struct proc_stream *s)
 	struct proc *p = s->p;
 	if (s->inflight || s->ended || p->paused || p->released)
 		return;
+	if (p->eng->retained >= p->eng->cfg.max_retained)
+		engine_shed_history(p->eng);
 	if (p->eng->retained >= p->eng->cfg.max_retained) {
-		/* All output kept together is at its cap: wait for room. */
+		/* Undelivered output alone fills the cap: wait for room. */
 		p->starved = true;
 		p->eng->starved = true;
 		return;
@@ -778,5 +791,9 @@ void proc_set_delivered(struct proc *p, uint64_t seq)
 {
 	size_t before = outlog_bytes(&p->log);
 	outlog_set_delivered(&p->log, seq);
+	/* Someone waits for room under the global cap: what was just delivered
+	 * is history, and history goes first. */
+	if (p->eng->starved)
+		outlog_drop_delivered(&p->log);
 	engine_retained_add(p->eng, (long)outlog_bytes(&p->log) - (long)before);
 }

@@ -591,6 +591,39 @@ static void grandchild_keeps_stdout_open(void)
 	rpc_free(r);
 }
 
+/* --max-retained below what the processes write: history that clients
+ * already have is shed, so nothing waits forever and every byte arrives. */
+static void max_retained_sheds_history_not_output(void)
+{
+	static const char *const argv[] = { "sh", "-c", "head -c 1048576 /dev/zero | tr '\\0' a",
+					    NULL };
+	struct server s;
+	REQUIRE(server_start(&s, (const char *[]){ "--session-ttl", "0", "--max-retained", "262144",
+						   NULL }) == 0);
+	struct rpc *r = rpc_open(s.url);
+	if (!r) {
+		server_stop(&s);
+		REQUIRE(r);
+	}
+	const char *ids[] = { "m1", "m2", "m3" };
+	for (int i = 0; i < 3; i++)
+		CHECK(start_ok(r, start_params(ids[i], argv, 0)));
+	for (int i = 0; i < 3; i++) {
+		struct rpc_output o;
+		CHECKF(rpc_collect_full(r, ids[i], &o, 20000) == 0, "%s did not close", ids[i]);
+		bool all_a = o.out_len == 1048576;
+		for (size_t k = 0; all_a && k < o.out_len; k++)
+			all_a = o.out[k] == 'a';
+		CHECKF(all_a, "%s: %zu bytes", ids[i], o.out_len);
+		CHECKF(o.exit_code == 0 && o.seq_errors == 0, "%s: exit %d, %d seq errors", ids[i],
+		       o.exit_code, o.seq_errors);
+		rpc_output_free(&o);
+	}
+	rpc_free(r);
+	int st = server_stop(&s);
+	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server exit status %d", st);
+}
+
 static void server_exits_0_on_sigterm(void)
 {
 	int st;
@@ -601,6 +634,7 @@ static void server_exits_0_on_sigterm(void)
 }
 
 static const struct tap_case cases[] = {
+	{ "max_retained_sheds_history_not_output", max_retained_sheds_history_not_output },
 	{ "write_accepted_reaches_stdin", write_accepted_reaches_stdin },
 	{ "write_without_pipe_stdin_is_stdin_closed", write_without_pipe_stdin_is_stdin_closed },
 	{ "write_unknown_process", write_unknown_process },
