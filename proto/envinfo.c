@@ -92,9 +92,10 @@ void envinfo_write(struct jw *w)
 	for (size_t i = 0; i < sizeof(envinfo_capabilities) / sizeof(envinfo_capabilities[0]); i++) {
 		const char *name = envinfo_capabilities[i];
 		jw_key(w, name);
-		/* fs/watchMissing and fs/open "replace" + fs/writeBlock are implemented;
-		 * nothing sandboxed is. */
-		jw_bool(w, strcmp(name, "fsWatchMissing") == 0 || strcmp(name, "fileWriteStreaming") == 0);
+		/* fs/watchMissing, fs/open "replace" + fs/writeBlock and
+		 * environmentConfig/read are implemented; nothing sandboxed is. */
+		jw_bool(w, strcmp(name, "fsWatchMissing") == 0 || strcmp(name, "fileWriteStreaming") == 0 ||
+			   strcmp(name, "environmentConfigRead") == 0);
 	}
 	jw_obj_close(w);
 	jw_obj_close(w);

@@ -319,6 +319,11 @@ relative:
 	return NULL;
 }
 
+char *fs_uri_path(const char *uri, int *code, char *msg, size_t msglen)
+{
+	return fs_path(uri, code, msg, msglen);
+}
+
 /* A required (or optional) file URI member decoded to a path. Replies on failure. */
 static int fs_path_member(struct conn *c, const struct rpc_id *id, const json_t *params,
 			  const char *key, bool required, char **out)

@@ -11,5 +11,9 @@
 
 /* The handler of an fs method (fs/...), or NULL. */
 method_fn *fs_methods_find(const char *name);
+/* Decode a file: URI into a malloc'd absolute, lexically normalised path
+ * (the fs methods' rules). NULL on failure, with the JSON-RPC error code and
+ * text in *code and msg ("invalid URI: relative URL without a base", ...). */
+char *fs_uri_path(const char *uri, int *code, char *msg, size_t msglen);
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "b64.h"
+#include "envconfig.h"
 #include "envinfo.h"
 #include "envpolicy.h"
 #include "fs.h"
@@ -647,6 +648,7 @@ static const struct {
 	{ "process/list", method_process_list },
 	{ "environment/info", method_environment_info },
 	{ "environment/status", method_environment_status },
+	{ "environmentConfig/read", envconfig_read },
 };
 
 method_fn *methods_find(const char *name)

@@ -1,0 +1,1506 @@
+/* toml: a strict reader for the TOML 1.0 that codex config files use, and the
+ * serialiser environmentConfig/read answers with.
+ *
+ * The tree lives in one arena per document (freed at once). Tables keep
+ * their source order and index their keys once they grow. The serialiser
+ * follows the shape the reference's TOML writer gives: a table's values,
+ * then its sub-tables as [a.b] / [[a.b]] sections, a blank line before each.
+ */
+#include "toml.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+#define TOML_F_IMPLICIT 0x01	/* table made as a prefix of a [header] */
+#define TOML_F_DEFINED 0x02	/* table defined by a [header] */
+#define TOML_F_DOTTED 0x04	/* table made by a dotted key */
+#define TOML_F_INLINE 0x08	/* inline table or value array: closed */
+#define TOML_F_AOT 0x10		/* array of tables ([[header]]) */
+#define TOML_F_SEL_PATH 0x20	/* on the way to a selected subtree */
+#define TOML_F_SEL_ALL 0x40	/* a selected subtree */
+
+#define TOML_INDEX_MIN 8	/* tables with more keys get a hash index */
+#define TOML_CHUNK 16384
+
+/* ---- arena ---- */
+
+struct toml_chunk {
+	struct toml_chunk *next;
+	size_t used, cap;
+	_Alignas(16) char data[];
+};
+
+struct toml_doc {
+	struct toml_chunk *chunks;
+	struct toml_node *root;
+};
+
+static void *toml_alloc(struct toml_doc *d, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	struct toml_chunk *ch = d->chunks;
+	if (!ch || ch->cap - ch->used < n) {
+		size_t cap = n > TOML_CHUNK ? n : TOML_CHUNK;
+		struct toml_chunk *nc = malloc(sizeof(*nc) + cap);
+		if (!nc)
+			return NULL;
+		nc->used = 0;
+		nc->cap = cap;
+		/* A big block goes behind the current chunk so its free space stays usable. */
+		if (ch && n > TOML_CHUNK) {
+			nc->next = ch->next;
+			ch->next = nc;
+		} else {
+			nc->next = ch;
+			d->chunks = nc;
+		}
+		ch = nc;
+	}
+	void *p = ch->data + ch->used;
+	ch->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+static char *toml_memdup(struct toml_doc *d, const char *s, size_t n)
+{
+	char *p = toml_alloc(d, n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+void toml_free(struct toml_doc *d)
+{
+	if (!d)
+		return;
+	struct toml_chunk *ch = d->chunks;
+	while (ch) {
+		struct toml_chunk *next = ch->next;
+		free(ch);
+		ch = next;
+	}
+	free(d);
+}
+
+struct toml_node *toml_root(struct toml_doc *d)
+{
+	return d->root;
+}
+
+/* ---- tables ---- */
+
+static size_t toml_hash(const char *k, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ull;
+	}
+	return (size_t)h;
+}
+
+static void toml_index_put(struct toml_node **index, size_t cap, struct toml_node *n)
+{
+	size_t i = toml_hash(n->key, n->key_len) & (cap - 1);
+	while (index[i])
+		i = (i + 1) & (cap - 1);
+	index[i] = n;
+}
+
+struct toml_node *toml_get(const struct toml_node *t, const char *key, size_t key_len)
+{
+	if (!t || t->kind != TOML_TABLE)
+		return NULL;
+	if (t->index) {
+		size_t i = toml_hash(key, key_len) & (t->index_cap - 1);
+		for (struct toml_node *n; (n = t->index[i]); i = (i + 1) & (t->index_cap - 1))
+			if (n->key_len == key_len && memcmp(n->key, key, key_len) == 0)
+				return n;
+		return NULL;
+	}
+	for (struct toml_node *n = t->first; n; n = n->next)
+		if (n->key_len == key_len && memcmp(n->key, key, key_len) == 0)
+			return n;
+	return NULL;
+}
+
+/* A new child of a table (key given) or an array (key NULL). NULL: out of memory. */
+static struct toml_node *toml_add(struct toml_doc *d, struct toml_node *parent, enum toml_kind kind,
+				  const char *key, size_t key_len)
+{
+	struct toml_node *n = toml_alloc(d, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->depth = parent->depth + 1;
+	if (key) {
+		n->key = toml_memdup(d, key, key_len);
+		if (!n->key)
+			return NULL;
+		n->key_len = key_len;
+	}
+	if (parent->last)
+		parent->last->next = n;
+	else
+		parent->first = n;
+	parent->last = n;
+	parent->count++;
+	if (key && parent->count > TOML_INDEX_MIN) {
+		if (!parent->index || parent->count * 2 > parent->index_cap) {
+			size_t cap = 32;
+			while (cap < parent->count * 4)
+				cap *= 2;
+			struct toml_node **index = toml_alloc(d, cap * sizeof(*index));
+			if (!index)
+				return NULL;
+			for (struct toml_node *c = parent->first; c; c = c->next)
+				toml_index_put(index, cap, c);
+			parent->index = index;
+			parent->index_cap = cap;
+		} else {
+			toml_index_put(parent->index, parent->index_cap, n);
+		}
+	}
+	return n;
+}
+
+/* ---- parser ---- */
+
+struct toml_parser {
+	struct toml_doc *d;
+	const char *p, *end;
+	int line;
+	struct toml_error *err;
+	struct toml_node *cur;		/* table that key/values go into */
+	struct buf scratch;		/* string decoding */
+};
+
+struct toml_key {
+	const char *s;			/* decoded segment (arena) */
+	size_t n;
+};
+
+#define TOML_MAX_KEYS TOML_MAX_DEPTH
+
+static int toml_fail(struct toml_parser *P, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int toml_fail(struct toml_parser *P, const char *fmt, ...)
+{
+	if (P->err->msg[0])
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(P->err->msg, sizeof(P->err->msg), fmt, ap);
+	va_end(ap);
+	P->err->line = P->line;
+	return -1;
+}
+
+static int toml_oom(struct toml_parser *P)
+{
+	return toml_fail(P, "out of memory");
+}
+
+static bool toml_eof(const struct toml_parser *P)
+{
+	return P->p >= P->end;
+}
+
+static int toml_peek(const struct toml_parser *P, size_t k)
+{
+	return P->p + k < P->end ? (unsigned char)P->p[k] : -1;
+}
+
+static void toml_skip_ws(struct toml_parser *P)
+{
+	while (!toml_eof(P) && (*P->p == ' ' || *P->p == '\t'))
+		P->p++;
+}
+
+/* At a newline ("\n" or "\r\n")? Its length, else 0. */
+static size_t toml_at_newline(const struct toml_parser *P)
+{
+	if (toml_peek(P, 0) == '\n')
+		return 1;
+	if (toml_peek(P, 0) == '\r' && toml_peek(P, 1) == '\n')
+		return 2;
+	return 0;
+}
+
+static bool toml_is_control(int c)
+{
+	return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+static const char *toml_char_name(int c, char *tmp, size_t n)
+{
+	if (c < 0)
+		return "end of file";
+	if (c == '\n')
+		return "a newline";
+	if (c < 0x20 || c == 0x7f || c >= 0x80)
+		snprintf(tmp, n, "byte 0x%02x", (unsigned)c);
+	else
+		snprintf(tmp, n, "`%c`", c);
+	return tmp;
+}
+
+/* A comment from '#' to the end of the line, if there is one. */
+static int toml_skip_comment(struct toml_parser *P)
+{
+	if (toml_peek(P, 0) != '#')
+		return 0;
+	while (!toml_eof(P) && *P->p != '\n') {
+		if (*P->p == '\r' && toml_peek(P, 1) == '\n')
+			break;
+		if (toml_is_control((unsigned char)*P->p))
+			return toml_fail(P, "control character 0x%02x in a comment",
+					 (unsigned)(unsigned char)*P->p);
+		P->p++;
+	}
+	return 0;
+}
+
+/* Spaces, a comment, then a newline or the end of the file. */
+static int toml_end_of_line(struct toml_parser *P, const char *after)
+{
+	toml_skip_ws(P);
+	if (toml_skip_comment(P) < 0)
+		return -1;
+	if (toml_eof(P))
+		return 0;
+	size_t nl = toml_at_newline(P);
+	if (!nl) {
+		char tmp[16];
+		return toml_fail(P, "expected a newline after %s, found %s", after,
+				 toml_char_name(toml_peek(P, 0), tmp, sizeof(tmp)));
+	}
+	P->p += nl;
+	P->line++;
+	return 0;
+}
+
+/* Whitespace, newlines and comments (inside arrays). */
+static int toml_skip_blank(struct toml_parser *P)
+{
+	for (;;) {
+		toml_skip_ws(P);
+		if (toml_skip_comment(P) < 0)
+			return -1;
+		size_t nl = toml_at_newline(P);
+		if (!nl)
+			return 0;
+		P->p += nl;
+		P->line++;
+	}
+}
+
+/* Every byte valid UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
+static int toml_check_utf8(struct toml_parser *P)
+{
+	const unsigned char *s = (const unsigned char *)P->p, *e = (const unsigned char *)P->end;
+	int line = 1;
+	while (s < e) {
+		unsigned c = *s;
+		size_t n;
+		uint32_t cp, min;
+		if (c == '\n')
+			line++;
+		if (c < 0x80) {
+			s++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 2, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 3, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 4, cp = c & 0x07, min = 0x10000;
+		} else {
+			goto bad;
+		}
+		if ((size_t)(e - s) < n)
+			goto bad;
+		for (size_t i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				goto bad;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		s += n;
+	}
+	return 0;
+bad:
+	P->line = line;
+	return toml_fail(P, "invalid UTF-8");
+}
+
+static int toml_put_utf8(struct buf *b, uint32_t cp)
+{
+	char u[4];
+	size_t n;
+	if (cp < 0x80) {
+		u[0] = (char)cp, n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+	} else {
+		u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+	}
+	return buf_append(b, u, n);
+}
+
+static int toml_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* An escape after '\' in a basic string (P->p at the letter). */
+static int toml_escape(struct toml_parser *P)
+{
+	int c = toml_peek(P, 0);
+	char ch;
+	switch (c) {
+	case 'b': ch = '\b'; break;
+	case 't': ch = '\t'; break;
+	case 'n': ch = '\n'; break;
+	case 'f': ch = '\f'; break;
+	case 'r': ch = '\r'; break;
+	case '"': ch = '"'; break;
+	case '\\': ch = '\\'; break;
+	case 'u':
+	case 'U': {
+		size_t digits = c == 'u' ? 4 : 8;
+		uint32_t cp = 0;
+		for (size_t i = 1; i <= digits; i++) {
+			int v = toml_hexval(toml_peek(P, i));
+			if (v < 0)
+				return toml_fail(P, "\\%c needs %zu hex digits", c, digits);
+			cp = cp << 4 | (uint32_t)v;
+		}
+		if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return toml_fail(P, "\\%c%.*s is not a Unicode scalar value", c, (int)digits,
+					 P->p + 1);
+		P->p += 1 + digits;
+		return toml_put_utf8(&P->scratch, cp) < 0 ? toml_oom(P) : 0;
+	}
+	default: {
+		char tmp[16];
+		return toml_fail(P, "invalid escape \\%s in a string",
+				 c == '\n' ? "followed by a newline" : toml_char_name(c, tmp, sizeof(tmp)));
+	}
+	}
+	P->p++;
+	return buf_append(&P->scratch, &ch, 1) < 0 ? toml_oom(P) : 0;
+}
+
+/* A string of any of the four kinds (P->p at its first quote); the decoded
+ * bytes are in P->scratch. multiline_ok: not a key. */
+static int toml_string(struct toml_parser *P, bool multiline_ok)
+{
+	char q = *P->p;
+	bool basic = q == '"';
+	bool multi = toml_peek(P, 1) == q && toml_peek(P, 2) == q;
+	int start_line = P->line;
+	buf_reset(&P->scratch);
+	if (multi) {
+		if (!multiline_ok)
+			return toml_fail(P, "a multi-line string cannot be a key");
+		P->p += 3;
+		size_t nl = toml_at_newline(P);	/* a newline right after the quotes is dropped */
+		if (nl) {
+			P->p += nl;
+			P->line++;
+		}
+	} else {
+		P->p++;
+	}
+	for (;;) {
+		if (toml_eof(P)) {
+			P->line = start_line;
+			return toml_fail(P, "unterminated string");
+		}
+		int c = (unsigned char)*P->p;
+		if (c == q) {
+			if (!multi) {
+				P->p++;
+				return 0;
+			}
+			size_t run = 0;
+			while (toml_peek(P, run) == q)
+				run++;
+			if (run >= 3) {
+				if (run > 5)
+					return toml_fail(P, "too many quotes closing a multi-line string");
+				if (buf_append(&P->scratch, P->p, run - 3) < 0)
+					return toml_oom(P);
+				P->p += run;
+				return 0;
+			}
+			if (buf_append(&P->scratch, P->p, run) < 0)
+				return toml_oom(P);
+			P->p += run;
+			continue;
+		}
+		size_t nl = toml_at_newline(P);
+		if (nl) {
+			if (!multi)
+				return toml_fail(P, "newline in a single-line string");
+			if (buf_append(&P->scratch, "\n", 1) < 0)
+				return toml_oom(P);
+			P->p += nl;
+			P->line++;
+			continue;
+		}
+		if (toml_is_control(c))
+			return toml_fail(P, "control character 0x%02x in a string", (unsigned)c);
+		if (c == '\\' && basic) {
+			P->p++;
+			if (multi) {
+				/* A line-ending backslash eats the newline and the blanks after it. */
+				const char *save = P->p;
+				toml_skip_ws(P);
+				if (toml_at_newline(P)) {
+					for (;;) {
+						toml_skip_ws(P);
+						size_t k = toml_at_newline(P);
+						if (!k)
+							break;
+						P->p += k;
+						P->line++;
+					}
+					continue;
+				}
+				P->p = save;
+			}
+			if (toml_escape(P) < 0)
+				return -1;
+			continue;
+		}
+		if (buf_append(&P->scratch, P->p, 1) < 0)
+			return toml_oom(P);
+		P->p++;
+	}
+}
+
+static bool toml_is_bare(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-';
+}
+
+/* One key segment: bare, "basic" or 'literal'. */
+static int toml_key_segment(struct toml_parser *P, struct toml_key *k)
+{
+	int c = toml_peek(P, 0);
+	if (c == '"' || c == '\'') {
+		if (toml_string(P, false) < 0)
+			return -1;
+		k->s = toml_memdup(P->d, P->scratch.data ? P->scratch.data : "", P->scratch.len);
+		k->n = P->scratch.len;
+		return k->s ? 0 : toml_oom(P);
+	}
+	const char *s = P->p;
+	while (!toml_eof(P) && toml_is_bare((unsigned char)*P->p))
+		P->p++;
+	if (P->p == s) {
+		char tmp[16];
+		return toml_fail(P, "expected a key, found %s", toml_char_name(c, tmp, sizeof(tmp)));
+	}
+	k->s = s;
+	k->n = (size_t)(P->p - s);
+	return 0;
+}
+
+/* A dotted key: segments separated by '.', blanks allowed around the dots. */
+static int toml_key(struct toml_parser *P, struct toml_key *keys, size_t *n)
+{
+	*n = 0;
+	for (;;) {
+		if (*n == TOML_MAX_KEYS)
+			return toml_fail(P, "key has more than %d parts", TOML_MAX_KEYS);
+		if (toml_key_segment(P, &keys[(*n)++]) < 0)
+			return -1;
+		toml_skip_ws(P);
+		if (toml_peek(P, 0) != '.')
+			return 0;
+		P->p++;
+		toml_skip_ws(P);
+	}
+}
+
+static int toml_key_text(const struct toml_key *keys, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o + 1 < cap; i++) {
+		int w = snprintf(out + o, cap - o, "%s%.*s", i ? "." : "", (int)keys[i].n, keys[i].s);
+		if (w < 0)
+			break;
+		o += (size_t)w < cap - o ? (size_t)w : cap - o - 1;
+	}
+	return 0;
+}
+
+static int toml_value(struct toml_parser *P, struct toml_node *v);
+
+/* Digits of a base with '_' only between two digits. Returns the count, -1 on a misplaced '_'. */
+static int toml_digits(const char *s, size_t n, int base, uint64_t *val, bool *overflow)
+{
+	uint64_t v = 0;
+	int count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '_') {
+			if (i == 0 || i + 1 == n || s[i - 1] == '_')
+				return -1;
+			continue;
+		}
+		int d = toml_hexval((unsigned char)s[i]);
+		if (d < 0 || d >= base)
+			return -1;
+		if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+			*overflow = true;
+		v = v * (uint64_t)base + (uint64_t)d;
+		count++;
+	}
+	*val = v;
+	return count;
+}
+
+static int toml_integer(struct toml_parser *P, const char *t, size_t n, struct toml_node *v)
+{
+	bool neg = false, overflow = false;
+	int base = 10;
+	uint64_t u = 0;
+	const char *s = t;
+	if (n && (*s == '+' || *s == '-')) {
+		neg = *s == '-';
+		s++;
+	}
+	size_t len = n - (size_t)(s - t);
+	if (s == t && len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b')) {
+		base = s[1] == 'x' ? 16 : s[1] == 'o' ? 8 : 2;
+		s += 2;
+		len -= 2;
+	} else if (len > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b')) {
+		return toml_fail(P, "invalid number `%.*s` (no sign before 0x, 0o, 0b)", (int)n, t);
+	} else if (len > 1 && s[0] == '0') {
+		return toml_fail(P, "leading zeros are not allowed in `%.*s`", (int)n, t);
+	}
+	if (len == 0 || toml_digits(s, len, base, &u, &overflow) <= 0)
+		return toml_fail(P, "invalid number `%.*s`", (int)n, t);
+	if (overflow || u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+		return toml_fail(P, "integer `%.*s` does not fit in 64 bits", (int)n, t);
+	v->kind = TOML_INTEGER;
+	v->i = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return 0;
+}
+
+static int toml_float(struct toml_parser *P, const char *t, size_t n, struct toml_node *v)
+{
+	const char *s = t, *e = t + n;
+	bool neg = false;
+	if (s < e && (*s == '+' || *s == '-'))
+		neg = *s++ == '-';
+	v->kind = TOML_FLOAT;
+	if ((size_t)(e - s) == 3 && (memcmp(s, "inf", 3) == 0 || memcmp(s, "nan", 3) == 0)) {
+		v->f = s[0] == 'i' ? INFINITY : NAN;
+		if (neg)
+			v->f = -v->f;
+		return 0;
+	}
+	/* int part, then [.frac] and [e[sign]exp], at least one of the two. */
+	const char *ip = s;
+	while (s < e && *s != '.' && *s != 'e' && *s != 'E')
+		s++;
+	size_t ilen = (size_t)(s - ip);
+	uint64_t dummy;
+	bool of = false;
+	if (ilen == 0 || toml_digits(ip, ilen, 10, &dummy, &of) <= 0 || (ilen > 1 && ip[0] == '0'))
+		goto bad;
+	bool has_frac = false, has_exp = false;
+	if (s < e && *s == '.') {
+		const char *fp = ++s;
+		while (s < e && *s != 'e' && *s != 'E')
+			s++;
+		if (toml_digits(fp, (size_t)(s - fp), 10, &dummy, &of) <= 0)
+			goto bad;
+		has_frac = true;
+	}
+	if (s < e) {
+		s++;
+		if (s < e && (*s == '+' || *s == '-'))
+			s++;
+		if (toml_digits(s, (size_t)(e - s), 10, &dummy, &of) <= 0)
+			goto bad;
+		has_exp = true;
+	}
+	if (!has_frac && !has_exp)
+		goto bad;
+	char tmp[128];
+	size_t o = 0;
+	if (n >= sizeof(tmp))
+		return toml_fail(P, "float `%.40s...` is too long", t);
+	for (size_t i = 0; i < n; i++)
+		if (t[i] != '_')
+			tmp[o++] = t[i];
+	tmp[o] = '\0';
+	v->f = strtod(tmp, NULL);
+	return 0;
+bad:
+	return toml_fail(P, "invalid number `%.*s`", (int)n, t);
+}
+
+/* Exactly k decimal digits at s. */
+static bool toml_ndigits(const char *s, const char *e, size_t k, int *out)
+{
+	int v = 0;
+	if ((size_t)(e - s) < k)
+		return false;
+	for (size_t i = 0; i < k; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* Does a date or a time start here? */
+static bool toml_datetime_ahead(const struct toml_parser *P)
+{
+	int d;
+	return (toml_ndigits(P->p, P->end, 4, &d) && toml_peek(P, 4) == '-') ||
+	       (toml_ndigits(P->p, P->end, 2, &d) && toml_peek(P, 2) == ':');
+}
+
+/* hh:mm:ss[.frac] at P->p, appended normalised to out. */
+static int toml_time(struct toml_parser *P, struct buf *out)
+{
+	int h, m, s;
+	if (!toml_ndigits(P->p, P->end, 2, &h) || toml_peek(P, 2) != ':' ||
+	    !toml_ndigits(P->p + 3, P->end, 2, &m) || toml_peek(P, 5) != ':' ||
+	    !toml_ndigits(P->p + 6, P->end, 2, &s))
+		return toml_fail(P, "invalid time (expected hh:mm:ss)");
+	if (h > 23 || m > 59 || s > 60)
+		return toml_fail(P, "time %02d:%02d:%02d out of range", h, m, s);
+	P->p += 8;
+	char t[32];
+	int n = snprintf(t, sizeof(t), "%02d:%02d:%02d", h, m, s);
+	if (toml_peek(P, 0) == '.') {
+		char frac[10] = "000000000";
+		size_t k = 0;
+		P->p++;
+		while (!toml_eof(P) && *P->p >= '0' && *P->p <= '9') {
+			if (k < 9)
+				frac[k] = *P->p;
+			k++;
+			P->p++;
+		}
+		if (k == 0)
+			return toml_fail(P, "invalid time: no digits after `.`");
+		size_t keep = 9;
+		while (keep && frac[keep - 1] == '0')
+			keep--;
+		if (keep)
+			n += snprintf(t + n, sizeof(t) - (size_t)n, ".%.*s", (int)keep, frac);
+	}
+	return buf_append(out, t, (size_t)n) < 0 ? toml_oom(P) : 0;
+}
+
+static int toml_datetime(struct toml_parser *P, struct toml_node *v)
+{
+	struct buf *b = &P->scratch;
+	buf_reset(b);
+	int y, mo, d;
+	if (toml_peek(P, 2) == ':') {
+		if (toml_time(P, b) < 0)
+			return -1;
+		goto done;
+	}
+	if (!toml_ndigits(P->p, P->end, 4, &y) || toml_peek(P, 4) != '-' ||
+	    !toml_ndigits(P->p + 5, P->end, 2, &mo) || toml_peek(P, 7) != '-' ||
+	    !toml_ndigits(P->p + 8, P->end, 2, &d))
+		return toml_fail(P, "invalid date (expected YYYY-MM-DD)");
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+		return toml_fail(P, "date %04d-%02d-%02d out of range", y, mo, d);
+	char t[40];
+	snprintf(t, sizeof(t), "%04d-%02d-%02d", y, mo, d);
+	if (buf_append(b, t, 10) < 0)
+		return toml_oom(P);
+	P->p += 10;
+	int sep = toml_peek(P, 0), hh;
+	if (!(sep == 'T' || sep == 't' || (sep == ' ' && toml_ndigits(P->p + 1, P->end, 2, &hh) &&
+					   toml_peek(P, 3) == ':')))
+		goto done;
+	P->p++;
+	if (buf_append(b, "T", 1) < 0)
+		return toml_oom(P);
+	if (toml_time(P, b) < 0)
+		return -1;
+	int oc = toml_peek(P, 0);
+	if (oc == 'Z' || oc == 'z') {
+		P->p++;
+		if (buf_append(b, "Z", 1) < 0)
+			return toml_oom(P);
+	} else if (oc == '+' || oc == '-') {
+		int oh, om;
+		if (!toml_ndigits(P->p + 1, P->end, 2, &oh) || toml_peek(P, 3) != ':' ||
+		    !toml_ndigits(P->p + 4, P->end, 2, &om) || oh > 23 || om > 59)
+			return toml_fail(P, "invalid time offset");
+		P->p += 6;
+		snprintf(t, sizeof(t), "%c%02d:%02d", oh || om ? oc : '+', oh, om);
+		if (buf_append(b, t, 6) < 0)
+			return toml_oom(P);
+	}
+done:
+	v->kind = TOML_DATETIME;
+	v->str = toml_memdup(P->d, b->data, b->len);
+	v->str_len = b->len;
+	return v->str ? 0 : toml_oom(P);
+}
+
+/* A bool, number or date: the maximal run of token bytes. */
+static int toml_scalar(struct toml_parser *P, struct toml_node *v)
+{
+	if (toml_datetime_ahead(P))
+		return toml_datetime(P, v);
+	const char *t = P->p;
+	while (!toml_eof(P) && (toml_is_bare((unsigned char)*P->p) || *P->p == '+' || *P->p == '.'))
+		P->p++;
+	size_t n = (size_t)(P->p - t);
+	if (n == 0) {
+		char tmp[16];
+		return toml_fail(P, "expected a value, found %s",
+				 toml_char_name(toml_peek(P, 0), tmp, sizeof(tmp)));
+	}
+	if (n == 4 && memcmp(t, "true", 4) == 0) {
+		v->kind = TOML_BOOL;
+		v->b = true;
+		return 0;
+	}
+	if (n == 5 && memcmp(t, "false", 5) == 0) {
+		v->kind = TOML_BOOL;
+		return 0;
+	}
+	const char *s = t + (n && (*t == '+' || *t == '-'));
+	size_t sl = n - (size_t)(s - t);
+	if (sl == 3 && (memcmp(s, "inf", 3) == 0 || memcmp(s, "nan", 3) == 0))
+		return toml_float(P, t, n, v);
+	if (sl == 0 || s[0] < '0' || s[0] > '9') {
+		bool word = sl && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'));
+		return toml_fail(P, "invalid value `%.*s`%s", (int)(n > 60 ? 60 : n), t,
+				 word ? " (strings need quotes)" : "");
+	}
+	bool prefixed = sl > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b');
+	if (!prefixed && (memchr(t, '.', n) || memchr(t, 'e', n) || memchr(t, 'E', n)))
+		return toml_float(P, t, n, v);
+	return toml_integer(P, t, n, v);
+}
+
+/* Put a value at a dotted key in table t (key/value lines and inline tables). */
+static struct toml_node *toml_assign(struct toml_parser *P, struct toml_node *t,
+				     const struct toml_key *keys, size_t n)
+{
+	char name[256];
+	for (size_t i = 0; i + 1 < n; i++) {
+		struct toml_node *c = toml_get(t, keys[i].s, keys[i].n);
+		if (!c) {
+			if (t->depth + 1 > TOML_MAX_DEPTH) {
+				toml_fail(P, "tables nested deeper than %d", TOML_MAX_DEPTH);
+				return NULL;
+			}
+			c = toml_add(P->d, t, TOML_TABLE, keys[i].s, keys[i].n);
+			if (!c) {
+				toml_oom(P);
+				return NULL;
+			}
+			c->flags = TOML_F_DOTTED;
+		} else if (c->kind != TOML_TABLE || !(c->flags & TOML_F_DOTTED) ||
+			   (c->flags & TOML_F_INLINE)) {
+			toml_key_text(keys, i + 1, name, sizeof(name));
+			toml_fail(P, "cannot add keys to `%s` here: it is already defined", name);
+			return NULL;
+		}
+		t = c;
+	}
+	if (toml_get(t, keys[n - 1].s, keys[n - 1].n)) {
+		toml_key_text(keys, n, name, sizeof(name));
+		toml_fail(P, "duplicate key `%s`", name);
+		return NULL;
+	}
+	if (t->depth + 1 > TOML_MAX_DEPTH) {
+		toml_fail(P, "tables nested deeper than %d", TOML_MAX_DEPTH);
+		return NULL;
+	}
+	struct toml_node *v = toml_add(P->d, t, TOML_BOOL, keys[n - 1].s, keys[n - 1].n);
+	if (!v)
+		toml_oom(P);
+	return v;
+}
+
+static int toml_array(struct toml_parser *P, struct toml_node *a)
+{
+	a->kind = TOML_ARRAY;
+	P->p++;
+	for (;;) {
+		if (toml_skip_blank(P) < 0)
+			return -1;
+		if (toml_peek(P, 0) == ']')
+			break;
+		if (a->depth + 1 > TOML_MAX_DEPTH)
+			return toml_fail(P, "values nested deeper than %d", TOML_MAX_DEPTH);
+		struct toml_node *v = toml_add(P->d, a, TOML_BOOL, NULL, 0);
+		if (!v)
+			return toml_oom(P);
+		if (toml_value(P, v) < 0 || toml_skip_blank(P) < 0)
+			return -1;
+		int c = toml_peek(P, 0);
+		if (c == ',') {
+			P->p++;
+			continue;
+		}
+		if (c != ']') {
+			char tmp[16];
+			return toml_fail(P, "expected `,` or `]` in an array, found %s",
+					 toml_char_name(c, tmp, sizeof(tmp)));
+		}
+		break;
+	}
+	P->p++;
+	a->flags |= TOML_F_INLINE;
+	return 0;
+}
+
+static int toml_inline_table(struct toml_parser *P, struct toml_node *t)
+{
+	t->kind = TOML_TABLE;
+	P->p++;
+	toml_skip_ws(P);
+	if (toml_peek(P, 0) == '}') {
+		P->p++;
+		t->flags |= TOML_F_INLINE;
+		return 0;
+	}
+	for (;;) {
+		struct toml_key keys[TOML_MAX_KEYS];
+		size_t n;
+		toml_skip_ws(P);
+		if (toml_key(P, keys, &n) < 0)
+			return -1;
+		if (toml_peek(P, 0) != '=')
+			return toml_fail(P, "expected `=` after a key in an inline table");
+		P->p++;
+		toml_skip_ws(P);
+		struct toml_node *v = toml_assign(P, t, keys, n);
+		if (!v || toml_value(P, v) < 0)
+			return -1;
+		toml_skip_ws(P);
+		int c = toml_peek(P, 0);
+		if (c == ',') {
+			P->p++;
+			toml_skip_ws(P);
+			if (toml_peek(P, 0) == '}')
+				return toml_fail(P, "trailing comma in an inline table");
+			continue;
+		}
+		if (c != '}') {
+			char tmp[16];
+			return toml_fail(P, "expected `,` or `}` in an inline table, found %s",
+					 toml_char_name(c, tmp, sizeof(tmp)));
+		}
+		P->p++;
+		break;
+	}
+	/* Close the table and everything dotted keys made inside it. */
+	t->flags |= TOML_F_INLINE;
+	struct toml_node *stack[TOML_MAX_DEPTH + 1];
+	int sp = 0;
+	stack[sp++] = t;
+	while (sp) {
+		struct toml_node *x = stack[--sp];
+		for (struct toml_node *c = x->first; c; c = c->next)
+			if (c->kind == TOML_TABLE && (c->flags & TOML_F_DOTTED) && sp <= TOML_MAX_DEPTH) {
+				c->flags |= TOML_F_INLINE;
+				stack[sp++] = c;
+			}
+	}
+	return 0;
+}
+
+/* A value into v (kind and payload); P->p at its first byte. */
+static int toml_value(struct toml_parser *P, struct toml_node *v)
+{
+	int c = toml_peek(P, 0);
+	if (c == '"' || c == '\'') {
+		if (toml_string(P, true) < 0)
+			return -1;
+		v->kind = TOML_STRING;
+		v->str = toml_memdup(P->d, P->scratch.data ? P->scratch.data : "", P->scratch.len);
+		v->str_len = P->scratch.len;
+		return v->str ? 0 : toml_oom(P);
+	}
+	if (c == '[')
+		return toml_array(P, v);
+	if (c == '{')
+		return toml_inline_table(P, v);
+	return toml_scalar(P, v);
+}
+
+/* [a.b] or [[a.b]] (P->p at the first '['). */
+static int toml_header(struct toml_parser *P)
+{
+	bool aot = toml_peek(P, 1) == '[';
+	struct toml_key keys[TOML_MAX_KEYS];
+	size_t n;
+	char name[256];
+	P->p += aot ? 2 : 1;
+	toml_skip_ws(P);
+	if (toml_key(P, keys, &n) < 0)
+		return -1;
+	if (toml_peek(P, 0) != ']' || (aot && toml_peek(P, 1) != ']'))
+		return toml_fail(P, "expected `%s` to close a table header", aot ? "]]" : "]");
+	P->p += aot ? 2 : 1;
+	toml_key_text(keys, n, name, sizeof(name));
+	if (n >= TOML_MAX_DEPTH)
+		return toml_fail(P, "tables nested deeper than %d", TOML_MAX_DEPTH);
+
+	struct toml_node *t = P->d->root;
+	for (size_t i = 0; i + 1 < n; i++) {
+		struct toml_node *c = toml_get(t, keys[i].s, keys[i].n);
+		if (!c) {
+			if (t->depth + 1 > TOML_MAX_DEPTH)
+				return toml_fail(P, "tables nested deeper than %d", TOML_MAX_DEPTH);
+			c = toml_add(P->d, t, TOML_TABLE, keys[i].s, keys[i].n);
+			if (!c)
+				return toml_oom(P);
+			c->flags = TOML_F_IMPLICIT;
+		} else if (c->kind == TOML_ARRAY && (c->flags & TOML_F_AOT)) {
+			c = c->last;
+		} else if (c->kind != TOML_TABLE || (c->flags & TOML_F_INLINE)) {
+			toml_key_text(keys, i + 1, name, sizeof(name));
+			return toml_fail(P, "`%s` is not a table", name);
+		}
+		t = c;
+	}
+	const struct toml_key *k = &keys[n - 1];
+	struct toml_node *c = toml_get(t, k->s, k->n);
+	if (t->depth + 2 > TOML_MAX_DEPTH)
+		return toml_fail(P, "tables nested deeper than %d", TOML_MAX_DEPTH);
+	if (aot) {
+		if (!c) {
+			c = toml_add(P->d, t, TOML_ARRAY, k->s, k->n);
+			if (!c)
+				return toml_oom(P);
+			c->flags = TOML_F_AOT;
+		} else if (c->kind != TOML_ARRAY || !(c->flags & TOML_F_AOT)) {
+			return toml_fail(P, "`%s` is already defined and is not an array of tables",
+					 name);
+		}
+		t = toml_add(P->d, c, TOML_TABLE, NULL, 0);
+		if (!t)
+			return toml_oom(P);
+	} else if (!c) {
+		t = toml_add(P->d, t, TOML_TABLE, k->s, k->n);
+		if (!t)
+			return toml_oom(P);
+	} else if (c->kind == TOML_TABLE && (c->flags & TOML_F_IMPLICIT)) {
+		t = c;
+	} else {
+		return toml_fail(P, "table `%s` is already defined", name);
+	}
+	t->flags = TOML_F_DEFINED;
+	P->cur = t;
+	return toml_end_of_line(P, "a table header");
+}
+
+struct toml_doc *toml_parse(const char *text, size_t len, struct toml_error *err)
+{
+	struct toml_parser P = { .p = text, .end = text + len, .line = 1, .err = err };
+	err->line = 0;
+	err->msg[0] = '\0';
+	P.d = calloc(1, sizeof(*P.d));
+	if (!P.d) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return NULL;
+	}
+	P.d->root = toml_alloc(P.d, sizeof(*P.d->root));
+	if (!P.d->root) {
+		toml_oom(&P);
+		goto fail;
+	}
+	P.d->root->kind = TOML_TABLE;
+	P.d->root->flags = TOML_F_DEFINED;
+	P.cur = P.d->root;
+	if (toml_check_utf8(&P) < 0)
+		goto fail;
+	/* A UTF-8 byte order mark is allowed at the start. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		P.p += 3;
+	while (!toml_eof(&P)) {
+		toml_skip_ws(&P);
+		if (toml_skip_comment(&P) < 0)
+			goto fail;
+		if (toml_eof(&P))
+			break;
+		size_t nl = toml_at_newline(&P);
+		if (nl) {
+			P.p += nl;
+			P.line++;
+			continue;
+		}
+		if (*P.p == '[') {
+			if (toml_header(&P) < 0)
+				goto fail;
+			continue;
+		}
+		struct toml_key keys[TOML_MAX_KEYS];
+		size_t n;
+		if (toml_key(&P, keys, &n) < 0)
+			goto fail;
+		if (toml_peek(&P, 0) != '=') {
+			char tmp[16];
+			toml_fail(&P, "expected `=` after a key, found %s",
+				  toml_char_name(toml_peek(&P, 0), tmp, sizeof(tmp)));
+			goto fail;
+		}
+		P.p++;
+		toml_skip_ws(&P);
+		struct toml_node *v = toml_assign(&P, P.cur, keys, n);
+		if (!v || toml_value(&P, v) < 0 || toml_end_of_line(&P, "a value") < 0)
+			goto fail;
+	}
+	buf_free(&P.scratch);
+	return P.d;
+fail:
+	buf_free(&P.scratch);
+	toml_free(P.d);
+	return NULL;
+}
+
+/* ---- lookup and selection ---- */
+
+struct toml_node *toml_lookup(struct toml_doc *d, const char *const *keys, size_t n)
+{
+	struct toml_node *t = d->root;
+	for (size_t i = 0; i < n && t; i++)
+		t = toml_get(t, keys[i], strlen(keys[i]));
+	return t;
+}
+
+bool toml_select(struct toml_doc *d, const char *const *keys, size_t n)
+{
+	if (n == 0 || !toml_lookup(d, keys, n))
+		return false;
+	struct toml_node *t = d->root;
+	for (size_t i = 0; i < n; i++) {
+		t->flags |= TOML_F_SEL_PATH;
+		t = toml_get(t, keys[i], strlen(keys[i]));
+	}
+	t->flags |= TOML_F_SEL_ALL;
+	return true;
+}
+
+/* ---- serialiser ---- */
+
+struct toml_ser {
+	struct buf out;
+	bool failed;
+	bool first;			/* nothing written yet that a header must follow */
+	const struct toml_node *path[TOML_MAX_DEPTH + 1];
+};
+
+static void toml_put(struct toml_ser *S, const char *s, size_t n)
+{
+	if (!S->failed && buf_append(&S->out, s, n) < 0)
+		S->failed = true;
+}
+
+static void toml_puts(struct toml_ser *S, const char *s)
+{
+	toml_put(S, s, strlen(s));
+}
+
+enum toml_style { TOML_ONELINE, TOML_ONELINE_TRIPLE, TOML_NEWLINE_TRIPLE };
+
+/* How the reference writer picks a string's form: literal when it holds a
+ * backslash and a literal can carry it, multi-line when it holds a newline. */
+static void toml_infer_style(const char *s, size_t n, enum toml_style *style, bool *literal)
+{
+	enum toml_style ty = TOML_ONELINE;
+	int max_singles = 0, singles = 0;
+	bool prefer_literal = false, can_literal = true;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (can_literal) {
+			if (c == '\'') {
+				if (++singles >= 3)
+					can_literal = false;
+			} else {
+				if (singles > max_singles)
+					max_singles = singles;
+				singles = 0;
+			}
+		}
+		if (c == '\\') {
+			prefer_literal = true;
+		} else if (c == '\n') {
+			ty = TOML_NEWLINE_TRIPLE;
+		} else if (c != '\t' && (c < 0x20 || c == 0x7f)) {
+			can_literal = false;
+			break;
+		}
+	}
+	if (singles > 0 && n && s[n - 1] == '\'')
+		can_literal = false;
+	if (!prefer_literal)
+		can_literal = false;
+	if (can_literal) {
+		if (singles > max_singles)
+			max_singles = singles;
+		if (ty == TOML_ONELINE && max_singles >= 1)
+			ty = TOML_ONELINE_TRIPLE;
+	}
+	*style = ty;
+	*literal = can_literal;
+}
+
+static void toml_put_string(struct toml_ser *S, const char *s, size_t n, bool is_key)
+{
+	enum toml_style style;
+	bool literal;
+	toml_infer_style(s, n, &style, &literal);
+	if (is_key) {
+		/* Keys are single-line; a literal key cannot hold a quote. */
+		style = TOML_ONELINE;
+		if (memchr(s, '\'', n) || memchr(s, '\n', n))
+			literal = false;
+	}
+	if (literal) {
+		const char *q = style == TOML_ONELINE ? "'" : "'''";
+		toml_puts(S, q);
+		if (style == TOML_NEWLINE_TRIPLE)
+			toml_puts(S, "\n");
+		toml_put(S, s, n);
+		toml_puts(S, q);
+		return;
+	}
+	bool triple = style == TOML_NEWLINE_TRIPLE;
+	toml_puts(S, triple ? "\"\"\"\n" : "\"");
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		char tmp[8];
+		switch (c) {
+		case '\b': esc = "\\b"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = triple ? "\n" : "\\n"; break;
+		case '\f': esc = "\\f"; break;
+		case '\r': esc = "\\r"; break;
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				snprintf(tmp, sizeof(tmp), "\\u%04X", c);
+				esc = tmp;
+			}
+		}
+		if (!esc)
+			continue;
+		toml_put(S, s + run, i - run);
+		toml_puts(S, esc);
+		run = i + 1;
+	}
+	toml_put(S, s + run, n - run);
+	toml_puts(S, "\"");
+	if (triple)
+		toml_puts(S, "\"\"");
+}
+
+static void toml_put_key(struct toml_ser *S, const char *k, size_t n)
+{
+	bool bare = n > 0;
+	for (size_t i = 0; i < n && bare; i++)
+		bare = toml_is_bare((unsigned char)k[i]);
+	if (bare)
+		toml_put(S, k, n);
+	else
+		toml_put_string(S, k, n, true);
+}
+
+/* A float the way Rust prints an f64: shortest round-trip digits, no
+ * exponent, ".0" on whole numbers. */
+static void toml_put_float(struct toml_ser *S, double v)
+{
+	if (isnan(v)) {
+		toml_puts(S, signbit(v) ? "-nan" : "nan");
+		return;
+	}
+	if (isinf(v)) {
+		toml_puts(S, v < 0 ? "-inf" : "inf");
+		return;
+	}
+	if (v == 0) {
+		toml_puts(S, signbit(v) ? "-0.0" : "0.0");
+		return;
+	}
+	char e[40];
+	for (int p = 1; p <= 17; p++) {
+		snprintf(e, sizeof(e), "%.*e", p - 1, v);
+		if (strtod(e, NULL) == v)
+			break;
+	}
+	/* e: [-]d[.ddd]e[+-]x */
+	char digits[24];
+	size_t nd = 0;
+	const char *q = e;
+	if (*q == '-') {
+		toml_puts(S, "-");
+		q++;
+	}
+	for (; *q && *q != 'e'; q++)
+		if (*q >= '0' && *q <= '9')
+			digits[nd++] = *q;
+	int exp10 = atoi(q + 1);
+	if (exp10 >= 0) {
+		size_t ilen = (size_t)exp10 + 1;
+		for (size_t i = 0; i < ilen; i++)
+			toml_put(S, i < nd ? &digits[i] : "0", 1);
+		toml_puts(S, ".");
+		if (ilen < nd)
+			toml_put(S, digits + ilen, nd - ilen);
+		else
+			toml_puts(S, "0");
+	} else {
+		toml_puts(S, "0.");
+		for (int i = 0; i < -exp10 - 1; i++)
+			toml_puts(S, "0");
+		toml_put(S, digits, nd);
+	}
+}
+
+static void toml_put_value(struct toml_ser *S, const struct toml_node *v)
+{
+	char tmp[32];
+	switch (v->kind) {
+	case TOML_STRING:
+		toml_put_string(S, v->str, v->str_len, false);
+		break;
+	case TOML_INTEGER:
+		snprintf(tmp, sizeof(tmp), "%lld", (long long)v->i);
+		toml_puts(S, tmp);
+		break;
+	case TOML_FLOAT:
+		toml_put_float(S, v->f);
+		break;
+	case TOML_BOOL:
+		toml_puts(S, v->b ? "true" : "false");
+		break;
+	case TOML_DATETIME:
+		toml_put(S, v->str, v->str_len);
+		break;
+	case TOML_ARRAY:
+		toml_puts(S, "[");
+		for (const struct toml_node *c = v->first; c; c = c->next) {
+			if (c != v->first)
+				toml_puts(S, ", ");
+			toml_put_value(S, c);
+		}
+		toml_puts(S, "]");
+		break;
+	case TOML_TABLE:
+		if (!v->first) {
+			toml_puts(S, "{}");
+			break;
+		}
+		toml_puts(S, "{ ");
+		for (const struct toml_node *c = v->first; c; c = c->next) {
+			if (c != v->first)
+				toml_puts(S, ", ");
+			toml_put_key(S, c->key, c->key_len);
+			toml_puts(S, " = ");
+			toml_put_value(S, c);
+		}
+		toml_puts(S, " }");
+		break;
+	}
+}
+
+/* An array the writer turns into [[sections]]: non-empty, all tables. */
+static bool toml_is_table_array(const struct toml_node *n)
+{
+	if (n->kind != TOML_ARRAY || !n->first)
+		return false;
+	for (const struct toml_node *c = n->first; c; c = c->next)
+		if (c->kind != TOML_TABLE)
+			return false;
+	return true;
+}
+
+static bool toml_included(const struct toml_node *c, bool all)
+{
+	return all || (c->flags & (TOML_F_SEL_PATH | TOML_F_SEL_ALL));
+}
+
+static bool toml_is_section(const struct toml_node *c)
+{
+	return c->kind == TOML_TABLE || toml_is_table_array(c);
+}
+
+static void toml_put_header(struct toml_ser *S, int depth, bool aot)
+{
+	if (!S->first)
+		toml_puts(S, "\n");
+	S->first = false;
+	toml_puts(S, aot ? "[[" : "[");
+	for (int i = 1; i <= depth; i++) {
+		if (i > 1)
+			toml_puts(S, ".");
+		toml_put_key(S, S->path[i]->key, S->path[i]->key_len);
+	}
+	toml_puts(S, aot ? "]]\n" : "]\n");
+}
+
+/* A table at path depth (S->path[1..depth] hold the keys). all: the whole
+ * subtree, else only the selected parts. */
+static void toml_put_table(struct toml_ser *S, const struct toml_node *t, int depth, bool aot,
+			   bool all)
+{
+	all = all || (t->flags & TOML_F_SEL_ALL);
+	size_t values = 0, children = 0;
+	for (const struct toml_node *c = t->first; c; c = c->next) {
+		if (!toml_included(c, all))
+			continue;
+		children++;
+		if (!toml_is_section(c))
+			values++;
+	}
+	if (depth == 0) {
+		if (values)
+			S->first = false;
+	} else if (aot || values || !children) {
+		toml_put_header(S, depth, aot);
+	}
+	for (const struct toml_node *c = t->first; c; c = c->next) {
+		if (!toml_included(c, all) || toml_is_section(c))
+			continue;
+		toml_put_key(S, c->key, c->key_len);
+		toml_puts(S, " = ");
+		toml_put_value(S, c);
+		toml_puts(S, "\n");
+	}
+	for (const struct toml_node *c = t->first; c; c = c->next) {
+		if (!toml_included(c, all) || !toml_is_section(c))
+			continue;
+		S->path[depth + 1] = c;
+		bool call = all || (c->flags & TOML_F_SEL_ALL);
+		if (c->kind == TOML_TABLE) {
+			toml_put_table(S, c, depth + 1, false, call);
+		} else {
+			for (const struct toml_node *e = c->first; e; e = e->next)
+				toml_put_table(S, e, depth + 1, true, true);
+		}
+	}
+}
+
+char *toml_serialize(struct toml_doc *d, bool selected_only, size_t *len)
+{
+	struct toml_ser S = { .first = true };
+	toml_put_table(&S, d->root, 0, false, !selected_only);
+	toml_put(&S, "", 1);
+	if (S.failed) {
+		buf_free(&S.out);
+		return NULL;
+	}
+	*len = S.out.len - 1;
+	return S.out.data;
+}
+
+/* ---- files ---- */
+
+int toml_read_file(const char *path, size_t max_bytes, struct toml_doc **out,
+		   struct toml_error *err)
+{
+	*out = NULL;
+	err->line = 0;
+	err->msg[0] = '\0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err->msg, sizeof(err->msg), "%s", strerror(e));
+		return -e;
+	}
+	struct stat st;
+	int ret = 0;
+	char *data = NULL;
+	size_t n = 0;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err->msg, sizeof(err->msg), "%s", strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(err->msg, sizeof(err->msg), "not a regular file");
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max_bytes)
+		goto too_big;
+	data = malloc(max_bytes + 1);
+	if (!data) {
+		ret = -ENOMEM;
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, data + n, max_bytes + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			snprintf(err->msg, sizeof(err->msg), "%s", strerror(-ret));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max_bytes)
+			goto too_big;
+	}
+	*out = toml_parse(data, n, err);
+	if (!*out)
+		ret = -EINVAL;
+	goto out;
+too_big:
+	ret = -EFBIG;
+	snprintf(err->msg, sizeof(err->msg), "file is larger than %zu bytes", max_bytes);
+out:
+	free(data);
+	close(fd);
+	return ret;
+}
