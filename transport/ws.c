@@ -74,6 +74,9 @@ struct ws_conn {
 	wslay_event_context_ptr wslay;	/* from the upgrade on */
 	const uint8_t *rx;		/* bytes wslay has yet to read */
 	size_t rx_len;
+	bool close_rx;			/* the frame being read is a close frame */
+	size_t close_rx_want, close_rx_len;	/* its payload length, bytes so far */
+	uint8_t close_rx_buf[125];	/* its payload (a control frame is <= 125) */
 	struct buf sending;		/* the kernel is sending [sent_off, len); never realloc'd then */
 	size_t sent_off;
 	uint64_t sent_total;		/* bytes written to the socket since the start */
@@ -483,9 +486,35 @@ static void ws_wslay_on_msg(wslay_event_context_ptr ctx, const struct wslay_even
 static void ws_wslay_on_frame_start(wslay_event_context_ptr ctx,
 				    const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
 {
-	(void)user;
+	struct ws_conn *ws = user;
+	ws->close_rx = arg->opcode == WSLAY_CONNECTION_CLOSE &&
+		       arg->payload_length <= sizeof(ws->close_rx_buf);
+	ws->close_rx_want = ws->close_rx ? (size_t)arg->payload_length : 0;
+	ws->close_rx_len = 0;
 	if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1)
 		wslay_event_queue_close(ctx, WSLAY_CODE_PROTOCOL_ERROR, NULL, 0);
+}
+
+/* wslay checks a close reason's UTF-8 per read, skipping the first two bytes
+ * of every read, then echoes the reason: a close frame split across recvs
+ * could make us send an invalid one. Check the whole reason; 1007 first. */
+static void ws_wslay_on_frame_chunk(wslay_event_context_ptr ctx,
+				    const struct wslay_event_on_frame_recv_chunk_arg *arg, void *user)
+{
+	struct ws_conn *ws = user;
+	if (!ws->close_rx)
+		return;
+	size_t n = ws->close_rx_want - ws->close_rx_len;
+	if (n > arg->data_length)
+		n = arg->data_length;
+	if (n)
+		memcpy(ws->close_rx_buf + ws->close_rx_len, arg->data, n);
+	ws->close_rx_len += n;
+	if (ws->close_rx_len < ws->close_rx_want)
+		return;
+	ws->close_rx = false;
+	if (ws->close_rx_want > 2 && !ws_utf8_valid(ws->close_rx_buf + 2, ws->close_rx_want - 2))
+		wslay_event_queue_close(ctx, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA, NULL, 0);
 }
 
 static int ws_wslay_new(struct ws_conn *ws)
@@ -494,6 +523,7 @@ static int ws_wslay_new(struct ws_conn *ws)
 		.recv_callback = ws_wslay_recv,
 		.send_callback = ws_wslay_send,
 		.on_frame_recv_start_callback = ws_wslay_on_frame_start,
+		.on_frame_recv_chunk_callback = ws_wslay_on_frame_chunk,
 		.on_msg_recv_callback = ws_wslay_on_msg,
 	};
 	if (wslay_event_context_server_init(&ws->wslay, &cb, ws))
