@@ -86,6 +86,25 @@ void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const c
 	conn_send_buf(c, b);
 }
 
+struct jw conn_result_begin(struct conn *c, const struct rpc_id *id)
+{
+	struct jw w;
+	buf_reset(&c->pr->scratch);
+	jw_init(&w, &c->pr->scratch);
+	rpc_result_begin(&w, id);
+	return w;
+}
+
+void conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
+{
+	rpc_result_end(w);
+	if (!jw_ok(w)) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	conn_send_buf(c, &c->pr->scratch);
+}
+
 bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family)
 {
 	if (c->phase == CONN_READY)

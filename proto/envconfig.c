@@ -178,10 +178,7 @@ void envconfig_read(struct conn *c, const struct rpc_id *id, const json_t *param
 		hostname[0] = '\0';
 	hostname[HOST_NAME_MAX] = '\0';
 
-	struct jw w;
-	buf_reset(&c->pr->scratch);
-	jw_init(&w, &c->pr->scratch);
-	rpc_result_begin(&w, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "userHomeDir");
 	envinfo_write_file_uri(&w, home);
@@ -218,11 +215,7 @@ void envconfig_read(struct conn *c, const struct rpc_id *id, const json_t *param
 	jw_key(&w, "requirements");
 	envconfig_no_layers(&w);
 	jw_obj_close(&w);
-	rpc_result_end(&w);
-	if (jw_ok(&w))
-		conn_send_buf(c, &c->pr->scratch);
-	else
-		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+	conn_result_end(c, id, &w);
 out:
 	free(toml_text);
 	toml_free(doc);

@@ -144,31 +144,13 @@ static struct fs_sess *fs_sess_of(struct conn *c, bool create)
 
 /* ---- replies ---- */
 
-static struct jw fs_result_begin(struct conn *c, const struct rpc_id *id)
-{
-	struct jw w;
-	buf_reset(&c->pr->scratch);
-	jw_init(&w, &c->pr->scratch);
-	rpc_result_begin(&w, id);
-	return w;
-}
-
-static void fs_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
-{
-	rpc_result_end(w);
-	if (!jw_ok(w)) {
-		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	conn_send_buf(c, &c->pr->scratch);
-}
 
 static void fs_reply_empty(struct conn *c, const struct rpc_id *id)
 {
-	struct jw w = fs_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_obj_close(&w);
-	fs_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 /* The reference's (musl's) wording where glibc's differs. */
@@ -480,7 +462,7 @@ static void fs_get_metadata(struct conn *c, const struct rpc_id *id, const json_
 			created = (int64_t)sx.stx_btime.tv_sec * 1000 + sx.stx_btime.tv_nsec / 1000000;
 	}
 	bool special = !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode);
-	struct jw w = fs_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "isDirectory");
 	jw_bool(&w, S_ISDIR(st.st_mode));
@@ -495,7 +477,7 @@ static void fs_get_metadata(struct conn *c, const struct rpc_id *id, const json_
 	jw_key(&w, "modifiedAtMs");
 	jw_i64(&w, fs_ms(st.st_mtim));
 	jw_obj_close(&w);
-	fs_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 out:
 	free(path);
 }
@@ -572,12 +554,12 @@ static void fs_read_cb(struct loop_op *op, int res, uint32_t flags)
 					 "file is larger than %u bytes, the most fs/readFile returns",
 					 FS_READ_MAX);
 		} else {
-			struct jw w = fs_result_begin(c, &r->id);
+			struct jw w = conn_result_begin(c, &r->id);
 			jw_obj_open(&w);
 			jw_key(&w, "dataBase64");
 			jw_b64(&w, r->data, r->len);
 			jw_obj_close(&w);
-			fs_result_end(c, &r->id, &w);
+			conn_result_end(c, &r->id, &w);
 		}
 	}
 	fs_read_free(r);
@@ -805,7 +787,7 @@ static void fs_read_directory(struct conn *c, const struct rpc_id *id, const jso
 		fs_reply_errno(c, id, err);
 		goto out;
 	}
-	struct jw w = fs_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "entries");
 	jw_arr_open(&w);
@@ -828,7 +810,7 @@ static void fs_read_directory(struct conn *c, const struct rpc_id *id, const jso
 	closedir(d);
 	jw_arr_close(&w);
 	jw_obj_close(&w);
-	fs_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 out:
 	free(path);
 }
@@ -1090,12 +1072,12 @@ static void fs_canonicalize(struct conn *c, const struct rpc_id *id, const json_
 		fs_reply_errno(c, id, errno);
 		goto out;
 	}
-	struct jw w = fs_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "path");
 	envinfo_write_file_uri(&w, rp);
 	jw_obj_close(&w);
-	fs_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 	free(rp);
 out:
 	free(path);
@@ -1164,7 +1146,7 @@ static void fs_walk(struct conn *c, const struct rpc_id *id, const json_t *param
 		fs_reply_errno(c, id, errno);
 		goto out;
 	}
-	struct jw w = fs_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "entries");
 	jw_arr_open(&w);
@@ -1304,7 +1286,7 @@ static void fs_walk(struct conn *c, const struct rpc_id *id, const json_t *param
 	if (nomem)
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
 	else
-		fs_result_end(c, id, &w);
+		conn_result_end(c, id, &w);
 	goto out;
 bad:
 	fs_invalid_params(c, id, &e);
@@ -1395,12 +1377,12 @@ static void fs_open(struct conn *c, const struct rpc_id *id, const json_t *param
 	h->fd = fd;
 	dlist_add_tail(&fsess->handles, &h->link);
 	fsess->nhandles++;
-	struct jw w = fs_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "handleId");
 	jw_cstr(&w, hid);
 	jw_obj_close(&w);
-	fs_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 out:
 	free(path);
 }
@@ -1451,7 +1433,7 @@ static void fs_read_block(struct conn *c, const struct rpc_id *id, const json_t 
 	}
 	struct stat st;
 	bool eof = n < len || (fstat(h->fd, &st) == 0 && off + n >= (uint64_t)st.st_size);
-	struct jw w = fs_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "chunk");
 	jw_b64(&w, data, n);
@@ -1459,7 +1441,7 @@ static void fs_read_block(struct conn *c, const struct rpc_id *id, const json_t 
 	jw_bool(&w, eof);
 	jw_obj_close(&w);
 	free(data);
-	fs_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 static void fs_write_block(struct conn *c, const struct rpc_id *id, const json_t *params)
@@ -1751,12 +1733,12 @@ static void fs_watch_missing(struct conn *c, const struct rpc_id *id, const json
 		fsess->nwatches++;
 		fs_watch_arm(w);
 	}
-	struct jw jw = fs_result_begin(c, id);
+	struct jw jw = conn_result_begin(c, id);
 	jw_obj_open(&jw);
 	jw_key(&jw, "watching");
 	jw_bool(&jw, watching);
 	jw_obj_close(&jw);
-	fs_result_end(c, id, &jw);
+	conn_result_end(c, id, &jw);
 out:
 	for (size_t i = 0; i < npaths; i++)
 		free(paths[i]);

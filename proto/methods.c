@@ -28,25 +28,6 @@ static void methods_invalid_params(struct conn *c, const struct rpc_id *id, cons
 	conn_reply_error(c, id, RPC_INVALID_PARAMS, "%s", e->msg);
 }
 
-/* Start a result in the scratch buffer; the caller writes the value and calls methods_result_end. */
-static struct jw methods_result_begin(struct conn *c, const struct rpc_id *id)
-{
-	struct jw w;
-	buf_reset(&c->pr->scratch);
-	jw_init(&w, &c->pr->scratch);
-	rpc_result_begin(&w, id);
-	return w;
-}
-
-static void methods_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
-{
-	rpc_result_end(w);
-	if (!jw_ok(w)) {
-		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	conn_send_buf(c, &c->pr->scratch);
-}
 
 /* ---- initialize ---- */
 
@@ -80,7 +61,7 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 	}
 	c->phase = CONN_INITIALIZING;
 
-	struct jw w = methods_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "sessionId");
 	jw_cstr(&w, s->id);
@@ -94,7 +75,7 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 	jw_cstr(&w, RINGEXEC_VERSION);
 	jw_obj_close(&w);
 	jw_obj_close(&w);
-	methods_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 /* ---- environment/info, environment/status ---- */
@@ -114,21 +95,21 @@ static void method_environment_info(struct conn *c, const struct rpc_id *id, con
 {
 	if (!methods_unit_params(c, id, params) || !conn_gate(c, id, "environment info"))
 		return;
-	struct jw w = methods_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	envinfo_write(&w);
-	methods_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 static void method_environment_status(struct conn *c, const struct rpc_id *id, const json_t *params)
 {
 	if (!methods_unit_params(c, id, params) || !conn_gate(c, id, "environment status"))
 		return;
-	struct jw w = methods_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "status");
 	jw_cstr(&w, "ready");
 	jw_obj_close(&w);
-	methods_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 /* ---- process/start ---- */
@@ -368,14 +349,14 @@ static void method_process_start(struct conn *c, const struct rpc_id *id, const 
 		} else {
 			if (a.has_timeout)
 				session_arm_timeout(sp, a.timeout_ms);
-			struct jw w = methods_result_begin(c, id);
+			struct jw w = conn_result_begin(c, id);
 			jw_obj_open(&w);
 			jw_key(&w, "processId");
 			jw_str(&w, sp->id, sp->id_len);
 			jw_key(&w, "sandboxType");
 			jw_cstr(&w, "none");
 			jw_obj_close(&w);
-			methods_result_end(c, id, &w);
+			conn_result_end(c, id, &w);
 		}
 	}
 	free(cwd);
@@ -404,10 +385,10 @@ static void method_process_read(struct conn *c, const struct rpc_id *id, const j
 	if (proc_state(sp->proc) == PROC_STARTING)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting", pid);
 
-	struct jw w = methods_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	uint64_t last;
 	if (session_read_result(&w, sp, after, has_max, max_bytes, wait_ms == 0, &last)) {
-		methods_result_end(c, id, &w);
+		conn_result_end(c, id, &w);
 		if (last)
 			session_read_sent(c, sp, last);
 		return;
@@ -448,12 +429,12 @@ static void method_process_write(struct conn *c, const struct rpc_id *id, const 
 
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
 	if (!sp) {
-		struct jw w = methods_result_begin(c, id);
+		struct jw w = conn_result_begin(c, id);
 		jw_obj_open(&w);
 		jw_key(&w, "status");
 		jw_cstr(&w, "unknownProcess");
 		jw_obj_close(&w);
-		methods_result_end(c, id, &w);
+		conn_result_end(c, id, &w);
 		goto out;
 	}
 	/* session_write takes data (it may hold the write until stdin has room). */
@@ -489,12 +470,12 @@ static void method_process_terminate(struct conn *c, const struct rpc_id *id, co
 		else if (running || proc_state(sp->proc) == PROC_EXITED)
 			proc_signal(sp->proc, SIGKILL);
 	}
-	struct jw w = methods_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "running");
 	jw_bool(&w, running);
 	jw_obj_close(&w);
-	methods_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 /* ---- process/signal ---- */
@@ -534,10 +515,10 @@ static void method_process_signal(struct conn *c, const struct rpc_id *id, const
 			return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to signal process: %s",
 						strerror(-ret));
 	}
-	struct jw w = methods_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_obj_close(&w);
-	methods_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 /* ---- process/resize ---- */
@@ -571,10 +552,10 @@ static void method_process_resize(struct conn *c, const struct rpc_id *id, const
 	if (ret < 0 && ret != -EBADF)
 		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to resize: %s",
 					strerror(-ret));
-	struct jw w = methods_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_obj_close(&w);
-	methods_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 /* ---- process/list ---- */
@@ -596,7 +577,7 @@ static void method_process_list(struct conn *c, const struct rpc_id *id, const j
 	if (!conn_gate(c, id, "exec"))
 		return;
 	struct session *s = c->sess;
-	struct jw w = methods_result_begin(c, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "processes");
 	jw_arr_open(&w);
@@ -629,7 +610,7 @@ static void method_process_list(struct conn *c, const struct rpc_id *id, const j
 	}
 	jw_arr_close(&w);
 	jw_obj_close(&w);
-	methods_result_end(c, id, &w);
+	conn_result_end(c, id, &w);
 }
 
 /* ---- the table ---- */

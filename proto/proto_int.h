@@ -147,6 +147,10 @@ void conn_send_buf(struct conn *c, struct buf *b);
 void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family);
+/* A result in the shared scratch buffer: begin, write the value, end (sends
+ * it, or an out-of-memory error if encoding failed). */
+struct jw conn_result_begin(struct conn *c, const struct rpc_id *id);
+void conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w);
 /* Pause reading the client while its replies pile up above the send
  * high-water mark or its held writes exceed CONN_HELD_MAX; resume below. */
 void conn_check_recv(struct conn *c);

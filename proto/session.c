@@ -151,17 +151,12 @@ static const char *const session_write_status[] = {
 
 static void session_reply_status(struct conn *c, const struct rpc_id *id, enum proc_write_status st)
 {
-	struct proto *pr = c->pr;
-	struct jw w;
-	buf_reset(&pr->scratch);
-	jw_init(&w, &pr->scratch);
-	rpc_result_begin(&w, id);
+	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "status");
 	jw_cstr(&w, session_write_status[st]);
 	jw_obj_close(&w);
-	rpc_result_end(&w);
-	conn_send_buf(c, &pr->scratch);
+	conn_result_end(c, id, &w);
 }
 
 static enum proc_write_status session_write_now(struct sess_proc *sp, const char *data, size_t len,
