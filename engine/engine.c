@@ -24,6 +24,10 @@
 #define ENGINE_OUT_BGID 1
 #define ENGINE_OUT_BUFS 64
 #define ENGINE_OUT_BUF_SIZE (64 * 1024)
+/* SIGCHLD comes with every exit, tracked or not; the orphan scan (an open
+ * and read of /proc) runs this long after the first one, off the path of
+ * the exit's own completions, and once for a burst of exits. */
+#define ENGINE_ORPHAN_SCAN_MS 2
 
 static void engine_sig_arm(struct engine *eng);
 static void engine_unstarve(struct loop_defer *d);
@@ -47,6 +51,11 @@ static void engine_reap_orphans(struct engine *eng)
 	fclose(f);
 }
 
+static void engine_orphan_timer(struct loop_timer *t)
+{
+	engine_reap_orphans((struct engine *)((char *)t - offsetof(struct engine, orphan_timer)));
+}
+
 /* The signalfd became readable: drain it, then poll again. The read is a
  * plain non-blocking read(2): a signalfd read must run in our own task, so
  * it is not handed to the ring (an io-wq worker would read its own queue). */
@@ -60,9 +69,11 @@ static void engine_sig_done(struct loop_op *op, int res, uint32_t flags)
 	struct signalfd_siginfo ssi;
 	while (read(eng->sigfd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi)) {
 		int signo = (int)ssi.ssi_signo;
-		if (signo == SIGCHLD)
-			engine_reap_orphans(eng);
-		else if (eng->cfg.on_shutdown_signal)
+		if (signo == SIGCHLD) {
+			if (!loop_timer_armed(&eng->orphan_timer) &&
+			    loop_timer_arm(eng->loop, &eng->orphan_timer, ENGINE_ORPHAN_SCAN_MS) < 0)
+				engine_reap_orphans(eng);
+		} else if (eng->cfg.on_shutdown_signal)
 			eng->cfg.on_shutdown_signal(eng->cfg.ctx, signo);
 	}
 	engine_sig_arm(eng);
@@ -89,6 +100,7 @@ int engine_new(struct engine **out, struct loop *lp, const struct engine_config 
 		eng->cfg.max_retained = (size_t)256 << 20;
 	eng->sigfd = -1;
 	eng->unstarve.fn = engine_unstarve;
+	loop_timer_init(&eng->orphan_timer, engine_orphan_timer);
 	int ret;
 
 	eng->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -133,6 +145,7 @@ void engine_free(struct engine *eng)
 	if (!eng)
 		return;
 	loop_defer_cancel(eng->loop, &eng->unstarve);
+	loop_timer_cancel(eng->loop, &eng->orphan_timer);
 	if (eng->out_bufs)
 		loop_bufs_free(eng->loop, eng->out_bufs);
 	if (eng->sigfd >= 0)

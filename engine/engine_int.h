@@ -17,6 +17,7 @@ struct engine {
 	int sigfd;			/* signalfd: SIGCHLD, SIGTERM, SIGINT */
 	struct loop_op sig_op;		/* the poll of sigfd */
 	bool sig_inflight;		/* sig_op submitted */
+	struct loop_timer orphan_timer;	/* a SIGCHLD came: scan for orphans soon */
 	struct proc *procs;		/* live procs (spawned, not freed), a list */
 	size_t nprocs;			/* its length */
 	size_t retained;		/* sum of every proc's outlog bytes */
