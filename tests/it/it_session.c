@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "expect.h"
+#include "procfs.h"
 #include "rpc.h"
 #include "server.h"
 #include "tap.h"
@@ -251,19 +252,6 @@ static pid_t start_sleeper(struct rpc *r, const char *id, int64_t *last_seq)
 		return -1;
 	pid = first_line_number(r, id, last_seq);
 	return pid > 1 ? (pid_t)pid : -1;
-}
-
-static bool pid_gone_within(pid_t pid, int timeout_ms)
-{
-	int64_t deadline = wsc_now_ms() + timeout_ms;
-
-	for (;;) {
-		if (kill(pid, 0) < 0 && errno == ESRCH)
-			return true;
-		if (wsc_now_ms() >= deadline)
-			return false;
-		poll(NULL, 0, 10);
-	}
 }
 
 static bool stopped_cleanly(struct server *s)
