@@ -1239,16 +1239,19 @@ CASE(hundred_drops_while_streaming)
 		rpc_free(r);	/* abrupt: no close frame */
 	}
 	CHECKF(ok == 100, "%d of 100 iterations streamed", ok);
+	/* Each dropped session streamed megabytes: a leak per session would show
+	 * as 100+ MiB. 16 MiB leaves room for what the allocator keeps after
+	 * freeing send queues and logs (seen: 3.8-9.3 MiB on a loaded machine). */
 	deadline = wsc_now_ms() + 10000;
 	for (;;) {
 		now_rss = rss_kb(srv.pid);
 		children_of(srv.pid, kids, sizeof(kids));
-		if ((now_rss - base <= 8 * 1024 && !kids[0]) || wsc_now_ms() >= deadline)
+		if ((now_rss - base <= 16 * 1024 && !kids[0]) || wsc_now_ms() >= deadline)
 			break;
 		poll(NULL, 0, 20);
 	}
 	tap_diag("RSS baseline %ld KiB, after %ld KiB (+%ld)", base, now_rss, now_rss - base);
-	CHECKF(now_rss - base <= 8 * 1024, "server RSS %ld KiB above baseline after 100 drops",
+	CHECKF(now_rss - base <= 16 * 1024, "server RSS %ld KiB above baseline after 100 drops",
 	       now_rss - base);
 	CHECKF(!kids[0], "children left: \"%s\"", kids);
 	CHECKF(healthy(), "server not serving after 100 drops");
