@@ -1748,10 +1748,7 @@ out:
 
 /* ---- the table ---- */
 
-static const struct {
-	const char *name;
-	method_fn *fn;
-} fs_table[] = {
+static const struct method_entry fs_table[] = {
 	{ "fs/getMetadata", fs_get_metadata },
 	{ "fs/readFile", fs_read_file },
 	{ "fs/writeFile", fs_write_file },
@@ -1770,8 +1767,5 @@ static const struct {
 
 method_fn *fs_methods_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(fs_table) / sizeof(fs_table[0]); i++)
-		if (strcmp(fs_table[i].name, name) == 0)
-			return fs_table[i].fn;
-	return NULL;
+	return methods_lookup(fs_table, sizeof(fs_table) / sizeof(fs_table[0]), name);
 }

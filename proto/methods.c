@@ -615,10 +615,7 @@ static void method_process_list(struct conn *c, const struct rpc_id *id, const j
 
 /* ---- the table ---- */
 
-static const struct {
-	const char *name;
-	method_fn *fn;
-} methods_table[] = {
+static const struct method_entry methods_table[] = {
 	{ "initialize", method_initialize },
 	{ "process/start", method_process_start },
 	{ "process/read", method_process_read },
@@ -632,10 +629,17 @@ static const struct {
 	{ "environmentConfig/read", envconfig_read },
 };
 
+method_fn *methods_lookup(const struct method_entry *table, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return table[i].fn;
+	return NULL;
+}
+
 method_fn *methods_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(methods_table) / sizeof(methods_table[0]); i++)
-		if (strcmp(methods_table[i].name, name) == 0)
-			return methods_table[i].fn;
-	return fs_methods_find(name);
+	method_fn *fn = methods_lookup(methods_table, sizeof(methods_table) / sizeof(methods_table[0]),
+				       name);
+	return fn ? fn : fs_methods_find(name);
 }

@@ -201,6 +201,14 @@ void session_resume_output(struct session *s);
 
 /* methods.c */
 typedef void method_fn(struct conn *c, const struct rpc_id *id, const json_t *params);
+
+struct method_entry {
+	const char *name;
+	method_fn *fn;
+};
+
 method_fn *methods_find(const char *name);
+/* The handler named name in table[0..n), or NULL. */
+method_fn *methods_lookup(const struct method_entry *table, size_t n, const char *name);
 
 #endif
