@@ -167,7 +167,37 @@ finished() { # codex returned all four tool outputs and printed the final messag
 	output_of "$1" call_patch >/dev/null && grep -qx "all done" "$WORK/$1/codex.out"
 }
 
+# pty_traffic: the exec-server messages of the PTY step's process, in wire
+# order, with output chunks decoded (for the record when that step fails).
+pty_traffic() {
+	python3 - "$WORK/ws.jsonl" <<'PY'
+import base64, json, sys
+pid = None
+for line in open(sys.argv[1]):
+    m = json.loads(line)["msg"]
+    p = m.get("params") or {}
+    if m.get("method") == "process/start" and "read l" in json.dumps(p):
+        pid = p.get("processId")
+    if pid and p.get("processId") == pid:
+        extra = p.get("seq", "")
+        if m.get("method") == "process/output":
+            extra = "%s %r" % (p["seq"], base64.b64decode(p["chunk"]))
+        print(m.get("method"), extra)
+PY
+}
+
 run_codex remote "$TAP_URL"
+# The PTY step races inside codex itself: now and then (about 1 run in 20,
+# seen once in CI) its write_stdin result holds the echo of the fed line but
+# not the `got:` line, though ringexecd sent both, in seq order, before
+# `exited` and `closed`. Record that attempt, then run the session once more.
+if ! pty_ok remote; then
+	echo "# PTY step missed the got: line on the first attempt; its traffic:"
+	pty_traffic | diag
+	echo "# its write_stdin result:"; output_of remote call_write | head -n 12 | diag
+	mv "$WORK/remote" "$WORK/remote-first"
+	run_codex remote "$TAP_URL"
+fi
 check "codex exec through $SERVER_KIND completed the scripted session (rc $(cat "$WORK/remote/codex.rc" 2>/dev/null))" finished remote
 check "exec_command ran under $SERVER_KIND: output carries its RINGEXEC_PROOF token" has_proof remote
 check "PTY exec_command + write_stdin: the fed line came back (got:$PTY_LINE)" pty_ok remote
