@@ -97,6 +97,16 @@ static int io_send(void *io, const char *msg, size_t len)
 	return ws_send_text(io, msg, len);
 }
 
+static struct buf *io_msg_begin(void *io, size_t size_hint)
+{
+	return ws_msg_begin(io, size_hint);
+}
+
+static int io_msg_end(void *io, bool ok)
+{
+	return ws_msg_end(io, ok);
+}
+
 static size_t io_queued(void *io)
 {
 	return ws_queued(io);
@@ -124,6 +134,8 @@ static void io_pause_recv(void *io, bool pause)
 
 static const struct conn_io conn_io = {
 	.send = io_send,
+	.msg_begin = io_msg_begin,
+	.msg_end = io_msg_end,
 	.queued = io_queued,
 	.sent_total = io_sent_total,
 	.queued_end = io_queued_end,

@@ -29,6 +29,11 @@ struct proto_config {
 struct conn_io {
 	/* Queue one whole text message. 0, or -errno when the connection is gone. */
 	int (*send)(void *io, const char *msg, size_t len);
+	/* Optional: write one message in place (no copy). begin returns the
+	 * buffer to append about size_hint bytes to (NULL: use send), end
+	 * queues it, or drops it when ok is false; 0 or -errno. */
+	struct buf *(*msg_begin)(void *io, size_t size_hint);
+	int (*msg_end)(void *io, bool ok);
 	/* Bytes queued and not yet written to the peer. */
 	size_t (*queued)(void *io);
 	/* Bytes written to the peer so far, and the stream offset just past

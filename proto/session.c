@@ -548,9 +548,16 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 	struct proto *pr = s->pr;
 
 	if (s->conn) {
+		struct conn *cn = s->conn;
+		/* Big chunks are encoded straight into the send queue. */
+		size_t hint = (c->len + 2) / 3 * 4 + sp->id_len + 96;
+		struct buf *out = cn->io->msg_begin ? cn->io->msg_begin(cn->io_ctx, hint) : NULL;
 		struct jw w;
-		buf_reset(&pr->scratch);
-		jw_init(&w, &pr->scratch);
+		if (!out) {
+			out = &pr->scratch;
+			buf_reset(out);
+		}
+		jw_init(&w, out);
 		rpc_notification_begin(&w, "process/output");
 		jw_obj_open(&w);
 		jw_key(&w, "processId");
@@ -563,8 +570,12 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 		jw_b64(&w, c->data, c->len);
 		jw_obj_close(&w);
 		rpc_notification_end(&w);
-		struct conn *cn = s->conn;
-		if (jw_ok(&w) && cn->io->send(cn->io_ctx, pr->scratch.data, pr->scratch.len) == 0)
+		int r;
+		if (out != &pr->scratch)
+			r = cn->io->msg_end(cn->io_ctx, jw_ok(&w));
+		else
+			r = jw_ok(&w) ? cn->io->send(cn->io_ctx, out->data, out->len) : -ENOMEM;
+		if (r == 0)
 			session_mark_queued(sp, cn->io->queued_end(cn->io_ctx), c->seq, false);
 	}
 	(void)p;

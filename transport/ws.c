@@ -81,6 +81,9 @@ struct ws_conn {
 	size_t sent_off;
 	uint64_t sent_total;		/* bytes written to the socket since the start */
 	struct buf pending;		/* appended to; swapped in when sending is done */
+	size_t msg_start;		/* ws_msg_begin(): where its frame starts in pending */
+	size_t msg_hl;			/* and the header length it set aside */
+	bool in_msg;			/* between ws_msg_begin() and ws_msg_end() */
 	char peer[64];
 };
 
@@ -210,6 +213,50 @@ int ws_send_text(struct ws_conn *ws, const char *data, size_t len)
 	if (len)
 		memcpy(buf_tail(&ws->pending), data, len);
 	ws->pending.len += len;
+	ws_note_queued(ws);
+	ws_schedule_flush(ws);
+	return 0;
+}
+
+/* A text message written in place, so a big one is not copied once more.
+ * The header's room is set aside for a payload of about size_hint bytes;
+ * if the payload ends up in another length class, it moves once. */
+struct buf *ws_msg_begin(struct ws_conn *ws, size_t size_hint)
+{
+	uint8_t hdr[10];
+	if (ws->state != WS_OPEN || ws->close_queued || ws->in_msg)
+		return NULL;
+	size_t hl = ws_frame_header(hdr, 0x1, size_hint);
+	if (buf_reserve(&ws->pending, hl + size_hint))
+		return NULL;
+	ws->msg_start = ws->pending.len;
+	ws->msg_hl = hl;
+	ws->pending.len += hl;
+	ws->in_msg = true;
+	return &ws->pending;
+}
+
+int ws_msg_end(struct ws_conn *ws, bool ok)
+{
+	uint8_t hdr[10];
+	struct buf *b = &ws->pending;
+	size_t body = ws->msg_start + ws->msg_hl;
+	ws->in_msg = false;
+	if (!ok || b->len < body) {
+		b->len = ws->msg_start;
+		return -ENOMEM;
+	}
+	size_t len = b->len - body;
+	size_t hl = ws_frame_header(hdr, 0x1, len);
+	if (hl != ws->msg_hl) {
+		if (hl > ws->msg_hl && buf_reserve(b, hl - ws->msg_hl)) {
+			b->len = ws->msg_start;
+			return -ENOMEM;
+		}
+		memmove(b->data + ws->msg_start + hl, b->data + body, len);
+	}
+	memcpy(b->data + ws->msg_start, hdr, hl);
+	b->len = ws->msg_start + hl + len;
 	ws_note_queued(ws);
 	ws_schedule_flush(ws);
 	return 0;

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+
 struct loop;
 struct ws_conn;
 
@@ -61,6 +63,12 @@ int ws_accept(struct loop *lp, int fd, const char *peer, const struct ws_config 
 /* Queue one text message (copied, framed). 0, or -EPIPE once the
  * connection is closing, or -ENOMEM. */
 int ws_send_text(struct ws_conn *ws, const char *data, size_t len);
+/* Write one text message in place: append its payload to the returned
+ * buffer (about size_hint bytes; nothing else may be queued meanwhile),
+ * then ws_msg_end() frames it, or drops it when ok is false. NULL once the
+ * connection is closing or on ENOMEM. ws_msg_end: 0 or -ENOMEM. */
+struct buf *ws_msg_begin(struct ws_conn *ws, size_t size_hint);
+int ws_msg_end(struct ws_conn *ws, bool ok);
 /* Bytes queued for sending and not yet written to the socket. */
 size_t ws_queued(const struct ws_conn *ws);
 /* Stop (or restart) reading the peer's messages: a client whose requests
