@@ -32,6 +32,9 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
+/* Pipe capacity for a writer that fills whole read buffers (the default is 64 KiB). */
+#define PROC_PIPE_BULK_SIZE (256 * 1024)
+
 enum proc_event {
 	EV_SPAWNED,		/* spawn returned 0 */
 	EV_EXIT,		/* the child was reaped */
@@ -46,6 +49,7 @@ struct proc_stream {
 	uint8_t kind;		/* enum outlog_stream */
 	bool inflight;		/* a read is submitted */
 	bool ended;		/* EOF, EIO on a PTY, or an error */
+	bool grown;		/* pipe capacity raised for a bulk writer */
 };
 
 struct proc_wbuf {
@@ -374,6 +378,16 @@ static void proc_stream_end(struct proc_stream *s)
 	proc_on(s->p, EV_STREAM_END);
 }
 
+/* A read filled a whole buffer: the writer is a bulk producer. A larger
+ * pipe lets it run ahead of us, so both sides wake less often. Only the
+ * pipes of such writers pay for the extra pages; a PTY keeps its size. */
+static void proc_stream_grow(struct proc_stream *s)
+{
+	s->grown = true;
+	if (s->kind != OUTLOG_PTY)
+		(void)fcntl(s->fd, F_SETPIPE_SZ, PROC_PIPE_BULK_SIZE);
+}
+
 static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 {
 	struct proc_stream *s = container_of(op, struct proc_stream, op);
@@ -399,6 +413,8 @@ static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 			}
 		}
 		loop_bufs_put(bufs, flags);
+		if (!s->grown && (unsigned)res == loop_bufs_size(bufs))
+			proc_stream_grow(s);
 		proc_read_arm(s);
 	} else {
 		/* A selected buffer comes back even with EOF: return it. */

@@ -47,6 +47,7 @@ static double cpu_s(void)
 
 struct result {
 	double mbps, client_cpu;	/* client_cpu: share of one core over the wall time */
+	double chunk_kib;		/* mean payload per process/output (server runs) */
 };
 
 /* One bulk run through the server; 0 or -1 (wrong count, bad bytes, missing event). */
@@ -87,6 +88,8 @@ static int run_server(struct bench *b, const char *id, bool tty, long bytes, str
 	}
 	res->mbps = (double)bytes / 1e6 / wall;
 	res->client_cpu = cpu / wall;
+	/* seen counts exited and closed besides the output chunks. */
+	res->chunk_kib = track.seen > 2 ? (double)bytes / 1024.0 / (double)(track.seen - 2) : 0;
 	return 0;
 }
 
@@ -153,9 +156,9 @@ static void row(const char *name, long bytes, struct result r, double floor_mbps
 {
 	printf("| %-34s | %8.1f | %9.1f | %11.0f%% |", name, bytes / MiB, r.mbps, r.client_cpu * 100);
 	if (floor_mbps > 0)
-		printf(" %7.0f%% |\n", r.mbps / floor_mbps * 100);
+		printf(" %7.0f%% | %9.1f |\n", r.mbps / floor_mbps * 100, r.chunk_kib);
 	else
-		printf("  (floor) |\n");
+		printf("  (floor) |         - |\n");
 }
 
 int main(int argc, char **argv)
@@ -180,8 +183,9 @@ int main(int argc, char **argv)
 		return 1;
 	printf("throughput: %s, payload MB/s (10^6 bytes), every byte counted and checked\n\n",
 	       b.url);
-	printf("| %-34s | %8s | %9s | %12s | vs floor |\n", "figure", "MiB", "MB/s", "client CPU");
-	printf("|------------------------------------|----------|-----------|--------------|----------|\n");
+	printf("| %-34s | %8s | %9s | %12s | vs floor | KiB/chunk |\n", "figure", "MiB", "MB/s",
+	       "client CPU");
+	printf("|------------------------------------|----------|-----------|--------------|----------|-----------|\n");
 	row("floor: read(2) loop on a pipe", pipe_bytes, fp, 0);
 	row("pipe bulk via server", pipe_bytes, sp, fp.mbps);
 	row("floor: read(2) loop on a PTY", pty_bytes, ft, 0);
@@ -189,6 +193,7 @@ int main(int argc, char **argv)
 	bench_kv("floor_pipe_MBps", fp.mbps);
 	bench_kv("pipe_MBps", sp.mbps);
 	bench_kv("pipe_client_cpu_pct", sp.client_cpu * 100);
+	bench_kv("pipe_chunk_KiB", sp.chunk_kib);
 	bench_kv("floor_pty_MBps", ft.mbps);
 	bench_kv("pty_MBps", st.mbps);
 	bench_kv("pty_client_cpu_pct", st.client_cpu * 100);
