@@ -24,9 +24,10 @@
 #define ENGINE_OUT_BGID 1
 #define ENGINE_OUT_BUFS 64
 #define ENGINE_OUT_BUF_SIZE (64 * 1024)
-/* SIGCHLD comes with every exit, tracked or not; the orphan scan (an open
- * and read of /proc) runs this long after the first one, off the path of
- * the exit's own completions, and once for a burst of exits. */
+/* Our own children exit without a signal (spawn.c); SIGCHLD comes from
+ * orphans, whose exit signal the kernel sets to SIGCHLD when they reparent.
+ * The orphan scan (an open and read of /proc) runs this long after the
+ * first one, and once for a burst of exits. */
 #define ENGINE_ORPHAN_SCAN_MS 2
 
 static void engine_sig_arm(struct engine *eng);
@@ -46,7 +47,7 @@ static void engine_reap_orphans(struct engine *eng)
 			continue;
 		siginfo_t si;
 		memset(&si, 0, sizeof(si));
-		waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG);
+		waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | __WALL);
 	}
 	fclose(f);
 }

@@ -517,7 +517,7 @@ static void proc_wait_done(struct loop_op *op, int res, uint32_t flags)
 		/* POLL_ADD fired: the pidfd is readable once the child has exited. */
 		siginfo_t si;
 		memset(&si, 0, sizeof(si));
-		int ret = waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+		int ret = waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG | __WALL);
 		if (ret == 0 && si.si_pid == 0) {
 			proc_wait_arm(p);
 		} else {
@@ -538,7 +538,7 @@ static void proc_wait_arm(struct proc *p)
 	if (loop_has_waitid(p->eng->loop)) {
 		memset(&p->si, 0, sizeof(p->si));
 		io_uring_prep_rw(RINGEXEC_OP_WAITID, sqe, p->pidfd, NULL, P_PIDFD, 0);
-		sqe->file_index = WEXITED;
+		sqe->file_index = WEXITED | __WALL;	/* children send no SIGCHLD */
 		sqe->addr2 = (uint64_t)(uintptr_t)&p->si;
 	} else {
 		io_uring_prep_poll_add(sqe, p->pidfd, POLLIN);

@@ -1,7 +1,8 @@
 /* spawn: start one child without fork().
  *
  * clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) on a private stack: the parent gets
- * a pidfd atomically and resumes once the child has exec'd or failed; an exec
+ * a pidfd atomically and resumes once the child has exec'd or failed. The
+ * child has no exit signal (no SIGCHLD: wait for it with __WALL); an exec
  * or chdir failure comes back as -errno through memory the two share. The
  * child: new session, the given fds as 0/1/2 (the tty one as controlling
  * terminal), signal dispositions and mask reset, close_range(3..), PDEATHSIG
@@ -32,8 +33,13 @@ struct spawn_result {
 };
 
 /* Once at start-up: remember the RLIMIT_NOFILE to give children (call it
- * before raising the server's own) and map the child stack. 0 or -errno. */
+ * before raising the server's own), map the child stack, and note which
+ * signal dispositions children must reset (spawn_note_signals). 0 or -errno. */
 int spawn_init(const struct rlimit *child_nofile);
+/* Take note of the signals the process ignores or catches now: children
+ * reset exactly those (and glibc's internal 32 and 33) to SIG_DFL. Call it
+ * again after changing a disposition to SIG_IGN or a handler. */
+void spawn_note_signals(void);
 
 /* Start the child. 0 on success (the child has exec'd), or -errno: the
  * errno of the chdir or exec that failed in the child (then the child is

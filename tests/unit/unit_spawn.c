@@ -58,7 +58,7 @@ static int ut_wait(int pidfd, siginfo_t *si)
 	}
 	memset(si, 0, sizeof(*si));
 	int ret = 0;
-	if (waitid(P_PIDFD, (id_t)pidfd, si, WEXITED) < 0)
+	if (waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | __WALL) < 0)
 		ret = -errno;
 	close(pidfd);
 	return ret;
@@ -184,7 +184,7 @@ static bool ut_zombie(void)
 {
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0)
 		return false;	/* ECHILD: no children at all */
 	return si.si_pid != 0;
 }
@@ -496,6 +496,7 @@ static void test_signals_reset(void)
 	sigaction(SIGINT, &ign, &old_int);
 	sigaction(SIGPIPE, &ign, &old_pipe);
 	sigaction(SIGUSR1, &hnd, &old_usr1);
+	spawn_note_signals();
 	sigset_t block, old_mask;
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -521,6 +522,7 @@ static void test_signals_reset(void)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	sigaction(SIGUSR1, &old_usr1, NULL);
+	spawn_note_signals();
 
 	REQUIRE(ret == 0);
 	char v[64];
@@ -699,7 +701,7 @@ static void test_pdeathsig(void)
 		}
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
-	while (waitpid(-1, &st, WNOHANG) > 0)
+	while (waitpid(-1, &st, WNOHANG | __WALL) > 0)
 		;
 }
 
