@@ -198,26 +198,6 @@ static void ws_schedule_flush(struct ws_conn *ws)
 		loop_defer(ws->lp, &ws->flush_defer);
 }
 
-int ws_send_text(struct ws_conn *ws, const char *data, size_t len)
-{
-	if (ws->state != WS_OPEN || ws->close_queued)
-		return -EPIPE;
-	if (len > SIZE_MAX / 2)
-		return -ENOMEM;
-	uint8_t hdr[10];
-	size_t hl = ws_frame_header(hdr, 0x1, len);
-	if (buf_reserve(&ws->pending, hl + len))
-		return -ENOMEM;
-	memcpy(buf_tail(&ws->pending), hdr, hl);
-	ws->pending.len += hl;
-	if (len)
-		memcpy(buf_tail(&ws->pending), data, len);
-	ws->pending.len += len;
-	ws_note_queued(ws);
-	ws_schedule_flush(ws);
-	return 0;
-}
-
 /* A text message written in place, so a big one is not copied once more.
  * The header's room is set aside for a payload of about size_hint bytes;
  * if the payload ends up in another length class, it moves once. */
@@ -260,6 +240,21 @@ int ws_msg_end(struct ws_conn *ws, bool ok)
 	ws_note_queued(ws);
 	ws_schedule_flush(ws);
 	return 0;
+}
+
+int ws_send_text(struct ws_conn *ws, const char *data, size_t len)
+{
+	if (ws->state != WS_OPEN || ws->close_queued)
+		return -EPIPE;
+	if (len > SIZE_MAX / 2)
+		return -ENOMEM;
+	struct buf *b = ws_msg_begin(ws, len);	/* room for exactly this much */
+	if (!b)
+		return -ENOMEM;
+	if (len)
+		memcpy(buf_tail(b), data, len);
+	b->len += len;
+	return ws_msg_end(ws, true);
 }
 
 /* A close frame framed by us, for when wslay can no longer queue one. */
