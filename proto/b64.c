@@ -1,13 +1,21 @@
 /* b64: standard base64 encoding and strict decoding (see b64.h).
  *
- * Owns the alphabet tables and the canonical-form rules. Encoding is on the
- * hot path of every output chunk: no per-byte branches, 12 bits -> 2 chars
- * per lookup. Must not allocate, must not read or write past the given
- * lengths, and must accept nothing that Rust's base64 0.22 STANDARD refuses.
+ * Owns the alphabet tables, the canonical-form rules, the scalar path and
+ * the choice of path. The scalar code is the fallback and the reference:
+ * a vector path (b64_sse41.c, b64_avx2.c; contract in b64_simd.h) only
+ * does the whole blocks in the middle, and everything else, the tail, the
+ * padding and finding and wording every error, is the scalar code's, so all
+ * paths answer alike by construction. Must not allocate, must not read or
+ * write past the given lengths, and must accept nothing that Rust's base64
+ * 0.22 STANDARD refuses.
  */
 #include "b64.h"
+#include "b64_simd.h"
+#include "log.h"
 
 #include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,9 +109,10 @@ static void b64_encode_tail(char *d, const unsigned char *s, size_t n)
 	d[3] = B64_PAD;
 }
 
-size_t b64_encode(char *dst, const void *src, size_t n)
+/* The whole encoding, 24 bytes per round: no per-byte branches, 12 bits
+ * -> 2 chars per lookup. */
+static size_t b64_scalar_encode(char *dst, const unsigned char *s, size_t n)
 {
-	const unsigned char *s = src;
 	char *d = dst;
 
 	/* Each 8-byte load uses 6 bytes, so keep 2 spare bytes in the input. */
@@ -128,6 +137,108 @@ size_t b64_encode(char *dst, const void *src, size_t n)
 	}
 	return (size_t)(d - dst);
 }
+
+/* ---- the paths ---- */
+
+struct b64_impl {
+	const char *name;
+	/* NULL: the scalar code does everything */
+	size_t (*encode)(char *dst, const unsigned char *src, size_t n);
+	size_t (*decode)(unsigned char *dst, size_t room, const unsigned char *src, size_t n);
+};
+
+static const struct b64_impl b64_impls[B64_PATH_COUNT] = {
+	[B64_PATH_SCALAR] = { "scalar", NULL, NULL },
+#if B64_HAVE_X86
+	[B64_PATH_SSE41] = { "sse4.1", b64_sse41_encode, b64_sse41_decode },
+	[B64_PATH_AVX2] = { "avx2", b64_avx2_encode, b64_avx2_decode },
+#else
+	[B64_PATH_SSE41] = { "sse4.1", NULL, NULL },
+	[B64_PATH_AVX2] = { "avx2", NULL, NULL },
+#endif
+};
+
+/* The path in use; -1 until the first call picks one. Atomic only so that
+ * two threads racing to pick (both pick the same) are well defined. */
+static int b64_current = -1;
+
+const char *b64_path_name(enum b64_path p)
+{
+	return (unsigned)p < B64_PATH_COUNT ? b64_impls[p].name : "?";
+}
+
+bool b64_path_supported(enum b64_path p)
+{
+	switch (p) {
+	case B64_PATH_SCALAR:
+		return true;
+#if B64_HAVE_X86
+	case B64_PATH_SSE41:
+		__builtin_cpu_init();
+		return __builtin_cpu_supports("sse4.1");
+	case B64_PATH_AVX2:
+		/* also true only when the OS saves the ymm registers */
+		__builtin_cpu_init();
+		return __builtin_cpu_supports("avx2");
+#endif
+	default:
+		return false;
+	}
+}
+
+int b64_path_use(enum b64_path p)
+{
+	if ((unsigned)p >= B64_PATH_COUNT)
+		return -EINVAL;
+	if (!b64_path_supported(p))
+		return -ENOTSUP;
+	__atomic_store_n(&b64_current, (int)p, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* The best path the CPU has, unless $RINGEXEC_B64 names a supported one. */
+static enum b64_path b64_pick(void)
+{
+	enum b64_path best = B64_PATH_SCALAR;
+	for (int p = B64_PATH_COUNT - 1; p > B64_PATH_SCALAR; p--) {
+		if (b64_path_supported((enum b64_path)p)) {
+			best = (enum b64_path)p;
+			break;
+		}
+	}
+	const char *want = getenv("RINGEXEC_B64");
+	if (want && *want) {
+		for (int p = 0; p < B64_PATH_COUNT; p++) {
+			if (!strcmp(want, b64_impls[p].name) && b64_path_supported((enum b64_path)p))
+				return (enum b64_path)p;
+		}
+		log_warn("RINGEXEC_B64=%s is not a base64 path this CPU has "
+			 "(scalar, sse4.1, avx2); using %s", want, b64_impls[best].name);
+	}
+	return best;
+}
+
+enum b64_path b64_path_current(void)
+{
+	int p = __atomic_load_n(&b64_current, __ATOMIC_RELAXED);
+	if (__builtin_expect(p < 0, 0)) {
+		p = (int)b64_pick();
+		__atomic_store_n(&b64_current, p, __ATOMIC_RELAXED);
+		log_debug("base64: %s path", b64_impls[p].name);
+	}
+	return (enum b64_path)p;
+}
+
+size_t b64_encode(char *dst, const void *src, size_t n)
+{
+	const struct b64_impl *im = &b64_impls[b64_path_current()];
+	const unsigned char *s = src;
+	size_t done = im->encode ? im->encode(dst, s, n) : 0;
+	size_t out = done / 3 * 4;
+	return out + b64_scalar_encode(dst + out, s + done, n - done);
+}
+
+/* ---- decoding ---- */
 
 static long b64_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -233,7 +344,11 @@ long b64_decode(void *dst, const char *src, size_t n, char *err, size_t errlen)
 
 	/* Every whole quad but the last, which may hold padding. */
 	size_t body = n % 4 ? n - n % 4 : n - 4;
-	size_t i = 0;
+	/* A vector path takes the valid blocks it can; the rest, from the
+	 * first block it refused, is the scalar code's, errors included. */
+	const struct b64_impl *im = &b64_impls[b64_path_current()];
+	size_t i = im->decode ? im->decode(d, b64_decoded_max(n), s, body) : 0;
+	d += i / 4 * 3;
 	for (; i + 8 <= body; i += 8, d += 6) {
 		if (b64_decode4(d, s + i) | b64_decode4(d + 3, s + i + 4))
 			return b64_invalid_byte(err, errlen, src, b64_first_bad(src, i));
