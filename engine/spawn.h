@@ -8,6 +8,7 @@
  * terminal), signal dispositions and mask reset, close_range(3..), PDEATHSIG
  * SIGKILL, RLIMIT_NOFILE restored, then execve with a PATH search over the
  * request's own environment. Blocking only for the spawn itself.
+ * Sandboxed (spec->sandbox): see struct spawn_sandbox.
  */
 #ifndef RINGEXEC_SPAWN_H
 #define RINGEXEC_SPAWN_H
@@ -15,6 +16,24 @@
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+
+struct sock_fprog;
+
+/* What a sandboxed spawn enters (a template from sandbox.c): the child
+ * setns()es into these, takes a private copy of the mounts and a PID
+ * namespace of its own (whose init, pid 1 there, is a small reaper that
+ * lives as long as the child), mounts its own /proc, drops every
+ * capability, sets no_new_privs and loads filter before execve. */
+struct spawn_sandbox {
+	int userfd;			/* user namespace, or -1 (root without one) */
+	int mntfd;			/* mount namespace */
+	int netfd;			/* network namespace, or -1: the server's */
+	int ipcfd;			/* IPC namespace */
+	bool proc_ro;			/* bind /proc/sys and friends read-only
+					   (the child is uid 0 on the host) */
+	const struct sock_fprog *filter;	/* seccomp filter for the child */
+	const struct sock_fprog *init_filter;	/* and for its init */
+};
 
 struct spawn_spec {
 	const char *const *argv;	/* NULL-terminated, argv[0] = program to run */
@@ -25,11 +44,21 @@ struct spawn_spec {
 	int stdout_fd;			/* becomes fd 1 */
 	int stderr_fd;			/* becomes fd 2 */
 	bool ctty;			/* make stdin_fd the controlling terminal */
+	const struct spawn_sandbox *sandbox;	/* NULL: not sandboxed */
+	bool probe;			/* sandboxed: exit 0 instead of execve (a test of
+					   the confinement); argv[0] is then not run */
 };
 
 struct spawn_result {
 	pid_t pid;	/* the child's pid (also its pgid and sid) */
 	int pidfd;	/* O_CLOEXEC pidfd of the child */
+	/* Sandboxed: the init of the child's PID namespace, also our child
+	 * (it exits, killing what is left there, once the child has exited).
+	 * Reap it through init_pidfd, then spawn_init_mem_free(init_mem).
+	 * -1, 0 and NULL when not sandboxed. */
+	int init_pidfd;
+	pid_t init_pid;
+	void *init_mem;
 };
 
 /* Once at start-up: remember the RLIMIT_NOFILE to give children (call it
@@ -45,6 +74,9 @@ void spawn_note_signals(void);
  * errno of the chdir or exec that failed in the child (then the child is
  * already reaped), or of clone itself. */
 int spawn_start(const struct spawn_spec *spec, struct spawn_result *out);
+
+/* The init's stack, once the init is reaped. NULL-safe. */
+void spawn_init_mem_free(void *mem);
 
 /* Open a PTY pair: master O_RDWR|O_NOCTTY|O_CLOEXEC|O_NONBLOCK, slave via
  * TIOCGPTPEER (O_RDWR|O_NOCTTY|O_CLOEXEC), window size rows x cols set.

@@ -402,7 +402,7 @@ static void test_errors(void)
 
 	struct spawn_spec spec = { .argv = sh, .envp = ut_env, .stdin_fd = -1,
 				   .stdout_fd = ut_devnull, .stderr_fd = ut_devnull };
-	struct spawn_result r = { -1, -1 };
+	struct spawn_result r = { .pid = -1, .pidfd = -1 };
 	CHECK(spawn_start(&spec, &r) == -EBADF);
 	spec.stdin_fd = ut_devnull;
 	spec.stderr_fd = 1000;	/* not open */
