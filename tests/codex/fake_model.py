@@ -13,8 +13,13 @@ present in the request's `input`, so retries replay the same step.
   step 1  exec_command  printf %s "$RINGEXEC_PROOF"           (call_proof)
   step 2  exec_command  tty=true  sh -c 'read l; echo got:$l' (call_pty)
   step 3  write_stdin   session_id from step 2, "LINE\n"     (call_write)
-  step 4  apply_patch   *** Add File: hello.txt               (call_patch)
-  step 5  final assistant message
+  step 4  exec_command  each probe of the --probes file, in order (its id)
+  step 5  apply_patch   *** Add File: hello.txt               (call_patch)
+  step 6  final assistant message
+
+`--probes FILE` is a JSON list of {"id": CALL_ID, "cmd": SHELL_COMMAND}: the
+test's sandbox probes (what a command may write or connect to), run between
+the PTY session and the patch. Without it, step 4 is empty.
 
 `fake_model.py --log FILE --output CALL_ID` prints what codex returned for
 CALL_ID (the test's assertions use it).
@@ -33,6 +38,7 @@ PATCH = ("*** Begin Patch\n*** Add File: hello.txt\n+hello from ringexec\n"
 LOG_LOCK = threading.Lock()
 ARGS = None
 SEQ = [0]
+PROBES = []
 
 
 def outputs_by_call(body):
@@ -81,6 +87,10 @@ def next_items(body):
         return [fn_call("call_write", "write_stdin",
                         {"session_id": sid, "chars": PTY_LINE + "\n",
                          "yield_time_ms": 3000})]
+    for probe in PROBES:
+        if probe["id"] not in outs:
+            return [fn_call(probe["id"], "exec_command",
+                            {"cmd": probe["cmd"], "yield_time_ms": 10000})]
     if "call_patch" not in outs:
         if tool_kind(body, "apply_patch") == "custom":
             return [{"type": "custom_tool_call", "id": "ctc_call_patch",
@@ -193,7 +203,13 @@ def main():
     p.add_argument("--output", metavar="CALL_ID",
                    help="do not serve: print the output codex returned for "
                         "CALL_ID in the --log file (exit 1 when there is none)")
+    p.add_argument("--probes", metavar="FILE",
+                   help="JSON list of {id, cmd}: exec_command probes to run "
+                        "after the PTY session, before the patch")
     ARGS = p.parse_args()
+    if ARGS.probes:
+        with open(ARGS.probes) as f:
+            PROBES.extend(json.load(f))
     if ARGS.output:
         sys.exit(print_output(ARGS.log, ARGS.output))
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

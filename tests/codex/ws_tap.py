@@ -10,6 +10,12 @@ each JSON-RPC message to FILE as {"conn":N,"dir":"c2s"|"s2c","msg":...}.
 `ws_tap.py --log FILE --report` prints one line per request that was answered
 with an error (grouped, with a count) after a histogram of the methods;
 `--no-unimplemented` exits 1 when any request was answered -32601.
+
+`--sandboxes METHOD` prints one line per METHOD request: the `sandbox` codex
+sent, summarised (`null`, or the permission type, network, file-system entries
+sorted as `kind[/subpath]:access[:skip]`, `cwd=` and `roots=`); the test
+compares it with the policy its mode must send. `--sandbox-types` prints one
+line per process/start answer: its `sandboxType`, or `error CODE MESSAGE`.
 """
 import argparse
 import json
@@ -116,10 +122,7 @@ def report(path, fail_on_unimplemented=False):
     """Histogram of client methods, then the error answers grouped by
     (method, code, message) with a count and the first params seen. With
     fail_on_unimplemented, exit 1 when any request got -32601."""
-    try:
-        rows = [json.loads(l) for l in open(path).read().splitlines()]
-    except OSError:
-        rows = []
+    rows = load(path)
     reqs, counts = {}, {}
     # two passes: the relay threads may log an answer before its request
     for r in rows:
@@ -148,6 +151,61 @@ def report(path, fail_on_unimplemented=False):
     return 1 if fail_on_unimplemented and unimplemented else 0
 
 
+def load(path):
+    try:
+        return [json.loads(l) for l in open(path).read().splitlines()]
+    except OSError:
+        return []
+
+
+def policy_entry(e):
+    p = e.get("path") or {}
+    if p.get("type") == "special":
+        v = p.get("value") or {}
+        where = v.get("kind", "?") + ("/" + v["subpath"] if v.get("subpath") else "")
+    elif p.get("type") == "path":
+        where = "path=" + str(p.get("path"))
+    else:
+        where = "%s=%s" % (p.get("type"), p.get("pattern"))
+    skip = ":skip" if e.get("missing_path_behavior") == "skip" else ""
+    return "%s:%s%s" % (where, e.get("access"), skip)
+
+
+def policy_summary(sb):
+    if not isinstance(sb, dict):
+        return json.dumps(sb)
+    perm = sb.get("permissions") or {}
+    fs = perm.get("file_system") or {}
+    entries = sorted(policy_entry(e) for e in fs.get("entries") or [])
+    return "type=%s network=%s fs=%s entries=%s cwd=%s roots=%s" % (
+        perm.get("type"), perm.get("network"), fs.get("type"),
+        ",".join(entries), sb.get("cwd"), ",".join(sb.get("workspaceRoots") or []))
+
+
+def sandboxes(path, method):
+    for r in load(path):
+        m = r["msg"]
+        if r["dir"] == "c2s" and isinstance(m, dict) and m.get("method") == method:
+            print(policy_summary((m.get("params") or {}).get("sandbox")))
+
+
+def sandbox_types(path):
+    rows = load(path)
+    starts = {(r["conn"], json.dumps(r["msg"].get("id"))) for r in rows
+              if r["dir"] == "c2s" and isinstance(r["msg"], dict)
+              and r["msg"].get("method") == "process/start"}
+    for r in rows:
+        m = r["msg"]
+        if r["dir"] != "s2c" or not isinstance(m, dict) or \
+                (r["conn"], json.dumps(m.get("id"))) not in starts:
+            continue
+        if isinstance(m.get("result"), dict):
+            print(m["result"].get("sandboxType"))
+        else:
+            e = m.get("error") or {}
+            print("error %s %s" % (e.get("code"), json.dumps(e.get("message"))))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--upstream")
@@ -155,7 +213,15 @@ def main():
     p.add_argument("--report", action="store_true")
     p.add_argument("--no-unimplemented", action="store_true",
                    help="quiet; exit 1 when a request was answered -32601")
+    p.add_argument("--sandboxes", metavar="METHOD",
+                   help="print the sandbox of each METHOD request, summarised")
+    p.add_argument("--sandbox-types", action="store_true",
+                   help="print the sandboxType (or error) of each process/start")
     a = p.parse_args()
+    if a.sandboxes:
+        sys.exit(sandboxes(a.log, a.sandboxes))
+    if a.sandbox_types:
+        sys.exit(sandbox_types(a.log))
     if a.no_unimplemented:
         with open(os.devnull, "w") as null:
             sys.stdout = null
