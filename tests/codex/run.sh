@@ -182,11 +182,12 @@ write_probes() {
 	python3 - "$(sess "$n")/probes.json" "$PROBE_DATA" "$PROBE_TMP/$n" \
 		"$SCRATCH/$n/outside" "$port" <<'PY'
 import json, sys
+from shlex import quote
 out, data, tmp, outside, port = sys.argv[1:]
 probes = [
     ("probe_ws", "echo %s > probe-ws.txt" % data),
-    ("probe_tmp", "echo %s > %s/probe-tmp.txt" % (data, tmp)),
-    ("probe_outside", "echo %s > %s/probe-outside.txt" % (data, outside)),
+    ("probe_tmp", "echo %s > %s" % (data, quote(tmp + "/probe-tmp.txt"))),
+    ("probe_outside", "echo %s > %s" % (data, quote(outside + "/probe-outside.txt"))),
     ("probe_git", "echo changed > .git/probe; echo %s > .git/probe-new" % data),
     ("probe_tcp", "exec 3<>/dev/tcp/127.0.0.1/%s && echo connected" % port),
 ]
@@ -321,7 +322,10 @@ all_lines_are() { # EXPECTED, then the lines on stdin: at least one, all equal
 }
 starts_sent() { tap "$1" --sandboxes process/start | all_lines_are "$(policy "$1" "$2")"; }
 starts_typed() { tap "$1" --sandbox-types | all_lines_are "$3"; }
-writefile_sent() { tap "$1" --sandboxes fs/writeFile | all_lines_are "$(policy "$1" "$2")"; }
+writefile_sent() { # one or more fs/writeFile, all of hello.txt, under MODE's policy
+	tap "$1" --sandboxes fs/writeFile |
+		all_lines_are "path=file://$(wd_of "$1")/hello.txt $(policy "$1" "$2")"
+}
 no_writefile_ok() { # every fs/writeFile codex sent (if any) was refused
 	python3 - "$(sess "$1")/ws.jsonl" <<'PY'
 import json, sys
@@ -365,7 +369,7 @@ check_session() {
 		check "$tag every process/start answered sandboxType none" starts_typed "$n" "$mode" none
 		check "$tag a command writes in the workspace" probe_wrote "$n" probe_ws "$w/probe-ws.txt"
 		check "$tag a command writes in /tmp" probe_wrote "$n" probe_tmp "$PROBE_TMP/$n/probe-tmp.txt"
-		check "$tag control: unsandboxed, a command writes outside the workspace (so that check can fail)" \
+		check "$tag control: unsandboxed, a command writes outside the workspace and /tmp, in $SCRATCH_BASE (so that check can fail)" \
 			probe_wrote "$n" probe_outside "$SCRATCH/$n/outside/probe-outside.txt"
 		check "$tag control: unsandboxed, a command writes under the workspace's .git (so that check can fail)" git_changed "$n"
 		check "$tag control: unsandboxed, a command connects to a listener on 127.0.0.1 (so that check can fail)" tcp_connected "$n"
@@ -383,7 +387,7 @@ check_session() {
 			check "$tag a sandboxed command cannot write in /tmp (Read-only file system; no file)" \
 				probe_denied "$n" probe_tmp "$PROBE_TMP/$n/probe-tmp.txt"
 		fi
-		check "$tag a sandboxed command cannot write outside the workspace, under \$HOME (Read-only file system; no file)" \
+		check "$tag a sandboxed command cannot write outside the workspace and /tmp, in $SCRATCH_BASE (Read-only file system; no file)" \
 			probe_denied "$n" probe_outside "$SCRATCH/$n/outside/probe-outside.txt"
 		check "$tag a sandboxed command cannot write under the workspace's .git (Read-only file system; .git unchanged)" git_denied "$n"
 		check "$tag a sandboxed command cannot connect to 127.0.0.1 (Operation not permitted; the listener saw nothing)" tcp_denied "$n"
@@ -448,7 +452,7 @@ for VERSION in $VERSIONS; do
 	if [ -n "$SERVER_URL" ]; then
 		ok "$SERVER_KIND for codex $VERSION listening on $SERVER_URL"
 	else
-		notok "$SERVER_KIND for codex $VERSION listening (${RINGEXECD})"
+		notok "$SERVER_KIND for codex $VERSION listening"
 		tail -n 20 "$WORK/$VERSION/server.err" | diag
 		skip_to "$target" "no exec-server for codex $VERSION"
 		continue

@@ -11,10 +11,10 @@ each JSON-RPC message to FILE as {"conn":N,"dir":"c2s"|"s2c","msg":...}.
 with an error (grouped, with a count) after a histogram of the methods;
 `--no-unimplemented` exits 1 when any request was answered -32601.
 
-`--sandboxes METHOD` prints one line per METHOD request: the `sandbox` codex
-sent, summarised (`null`, or the permission type, network, file-system entries
-sorted as `kind[/subpath]:access[:skip]`, `cwd=` and `roots=`); the test
-compares it with the policy its mode must send. `--sandbox-types` prints one
+`--sandboxes METHOD` prints one line per METHOD request: its `path=` if it
+has one, then the `sandbox` codex sent, summarised (`null`, or the permission
+type, network, file-system entries sorted as `kind[/subpath]:access[:skip]`,
+`cwd=` and `roots=`); the test compares it with the policy its mode must send. `--sandbox-types` prints one
 line per process/start answer: its `sandboxType`, or `error CODE MESSAGE`.
 """
 import argparse
@@ -186,7 +186,9 @@ def sandboxes(path, method):
     for r in load(path):
         m = r["msg"]
         if r["dir"] == "c2s" and isinstance(m, dict) and m.get("method") == method:
-            print(policy_summary((m.get("params") or {}).get("sandbox")))
+            p = m.get("params") or {}
+            where = "path=%s " % p["path"] if "path" in p else ""
+            print(where + policy_summary(p.get("sandbox")))
 
 
 def sandbox_types(path):
