@@ -570,6 +570,15 @@ int main(int argc, char **argv)
 	}
 	ecfg.on_shutdown_signal = on_shutdown_signal;
 	ecfg.ctx = &srv;
+	/* A sandboxed child must not reach the server itself: neither its
+	 * unix socket nor its token. */
+	const char *hide[3] = { NULL, NULL, NULL };
+	size_t nhide = 0;
+	if (kind == LISTEN_UNIX && strncmp(listen_url, "unix://", 7) == 0)
+		hide[nhide++] = listen_url + 7;
+	if (token_file)
+		hide[nhide++] = token_file;
+	ecfg.sandbox_hide = hide;
 	ret = engine_new(&srv.eng, srv.loop, &ecfg);
 	if (ret < 0) {
 		fprintf(stderr, "ringexecd: engine set-up failed: %s\n", strerror(-ret));

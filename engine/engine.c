@@ -7,7 +7,9 @@
  * never with a blind waitid(P_ALL), which could steal a tracked status.
  */
 #include "engine_int.h"
+#include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -132,6 +134,16 @@ int engine_new(struct engine **out, struct loop *lp, const struct engine_config 
 		ret = -errno;
 		goto fail;
 	}
+	struct sandbox_config scfg = { .hide = cfg->sandbox_hide };
+	ret = sandbox_set_new(&eng->sandboxes, lp, &scfg);
+	if (ret < 0)
+		goto fail;
+	const char *how;
+	if (sandbox_set_available(eng->sandboxes, &how))
+		log_info("sandbox: ready: mount, PID, IPC and network namespaces %s, "
+			 "seccomp-bpf, no capabilities, no_new_privs (uid %d)", how, (int)geteuid());
+	else
+		log_warn("sandbox: unavailable (%s): sandboxed starts will be refused", how);
 	engine_sig_arm(eng);
 	*out = eng;
 	return 0;
@@ -147,6 +159,7 @@ void engine_free(struct engine *eng)
 		return;
 	loop_defer_cancel(eng->loop, &eng->unstarve);
 	loop_timer_cancel(eng->loop, &eng->orphan_timer);
+	sandbox_set_free(eng->sandboxes);
 	if (eng->out_bufs)
 		loop_bufs_free(eng->loop, eng->out_bufs);
 	if (eng->sigfd >= 0)
@@ -159,6 +172,16 @@ void engine_free(struct engine *eng)
 size_t engine_retained(const struct engine *eng)
 {
 	return eng->retained;
+}
+
+bool engine_sandbox_available(const struct engine *eng, const char **why)
+{
+	return sandbox_set_available(eng->sandboxes, why);
+}
+
+struct sandbox_set *engine_sandboxes(struct engine *eng)
+{
+	return eng->sandboxes;
 }
 
 static void engine_unstarve(struct loop_defer *d)

@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stddef.h>
 #include <sys/resource.h>
 
 struct loop;
@@ -20,6 +19,8 @@ struct engine_config {
 	size_t max_retained;		/* all procs' retained output together (256 MiB);
 					   beyond it output reads pause */
 	unsigned exit_drain_ms;		/* how long `exited` waits for streams (50) */
+	/* Paths no sandboxed child may see (sandbox.h), NULL-terminated or NULL. */
+	const char *const *sandbox_hide;
 	/* Called on the loop when SIGTERM or SIGINT arrives. */
 	void (*on_shutdown_signal)(void *ctx, int signo);
 	void *ctx;
@@ -38,5 +39,10 @@ size_t engine_live_procs(const struct engine *eng);
 size_t engine_unreaped(const struct engine *eng);
 /* Bytes of output retained by all procs together. */
 size_t engine_retained(const struct engine *eng);
+/* Whether sandboxed spawns can be had (probed at engine_new); *why says
+ * how, or why not. */
+bool engine_sandbox_available(const struct engine *eng, const char **why);
+/* The template cache (sandbox.h), for running fs work inside a policy. */
+struct sandbox_set *engine_sandboxes(struct engine *eng);
 
 #endif

@@ -23,6 +23,7 @@ struct engine {
 	size_t retained;		/* sum of every proc's outlog bytes */
 	bool starved;			/* some proc's reads wait for retained < max */
 	struct loop_defer unstarve;	/* re-arms them once there is room */
+	struct sandbox_set *sandboxes;	/* templates for sandboxed spawns */
 };
 
 /* proc.c: link/unlink a spawned proc into eng->procs; is pid a live child

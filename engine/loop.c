@@ -120,6 +120,14 @@ struct io_uring_sqe *loop_sqe(struct loop *lp, struct loop_op *op)
 	return sqe;
 }
 
+void loop_flush(struct loop *lp)
+{
+	int ret;
+	do
+		ret = io_uring_submit(&lp->ring);
+	while (ret == -EINTR);
+}
+
 uint64_t loop_now_ns(struct loop *lp)
 {
 	return lp->now_ns;

@@ -55,6 +55,10 @@ struct io_uring_sqe *loop_sqe(struct loop *lp, struct loop_op *op);
 /* An SQE whose completion is ignored (user_data 0): cancels and the like. */
 struct io_uring_sqe *loop_sqe_noop(struct loop *lp);
 
+/* Hand every prepared SQE to the kernel now (before running code in
+ * another task that may prepare SQEs but must never submit them). */
+void loop_flush(struct loop *lp);
+
 /* Run until loop_stop(). Returns 0, or -errno on a fatal ring error. */
 int loop_run(struct loop *lp);
 void loop_stop(struct loop *lp);

@@ -22,12 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "engine_int.h"
 #include "loop.h"
+#include "sandbox.h"
 #include "spawn.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -77,6 +79,13 @@ struct proc {
 	struct loop_op wait_op;		/* WAITID, or POLL_ADD on the pidfd */
 	siginfo_t si;			/* written by WAITID at completion */
 	bool wait_inflight;
+	/* Sandboxed: the init of its PID namespace, also ours to reap. */
+	bool sandboxed;
+	pid_t init_pid;
+	int init_pidfd;			/* -1 once reaped (or none) */
+	void *init_mem;			/* its stack, freed once reaped */
+	struct loop_op init_wait_op;
+	siginfo_t init_si;
 	int exit_code;			/* status, or 128+signal */
 	int exit_signo;			/* terminating signal, or 0 */
 	uint64_t exit_seq;		/* seq of `exited`, 0 until emitted */
@@ -101,6 +110,7 @@ static void proc_on(struct proc *p, enum proc_event ev);
 static void proc_read_arm(struct proc_stream *s);
 static void proc_write_arm(struct proc *p);
 static void proc_wait_arm(struct proc *p);
+static void proc_init_wait_arm(struct proc *p);
 
 enum proc_write_status proc_write_status_of(enum proc_state state, bool stdin_open)
 {
@@ -146,7 +156,7 @@ void engine_unlink_proc(struct engine *eng, struct proc *p)
 bool engine_tracks_pid(const struct engine *eng, pid_t pid)
 {
 	for (const struct proc *p = eng->procs; p; p = p->next)
-		if (p->pid == pid && p->pidfd >= 0)
+		if ((p->pid == pid && p->pidfd >= 0) || (p->init_pid == pid && p->init_pidfd >= 0))
 			return true;
 	return false;
 }
@@ -155,7 +165,7 @@ size_t engine_unreaped(const struct engine *eng)
 {
 	size_t n = 0;
 	for (const struct proc *p = eng->procs; p; p = p->next)
-		n += p->pidfd >= 0;
+		n += (p->pidfd >= 0) + (p->init_pidfd >= 0);
 	return n;
 }
 
@@ -201,6 +211,7 @@ struct proc *proc_new(struct engine *eng, const struct proc_observer *obs, void 
 	p->ctx = ctx;
 	p->state = PROC_STARTING;
 	p->pidfd = -1;
+	p->init_pidfd = -1;
 	p->stdin_fd = -1;
 	p->next_seq = 1;
 	p->wq_tail = &p->wq_head;
@@ -275,6 +286,8 @@ static void proc_free(struct proc *p)
 		proc_close_fd(&p->streams[i].fd);
 	proc_drop_stdin(p);
 	proc_close_fd(&p->pidfd);
+	proc_close_fd(&p->init_pidfd);
+	spawn_init_mem_free(p->init_mem);
 	engine_retained_add(p->eng, -(long)outlog_bytes(&p->log));
 	outlog_free(&p->log);
 	free(p);
@@ -547,6 +560,47 @@ static void proc_wait_arm(struct proc *p)
 	p->inflight++;
 }
 
+/* The init of a sandboxed proc's PID namespace: it exits once the command
+ * has (killing what is left there), or when proc_signal kills it. */
+static void proc_init_wait_done(struct loop_op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct proc *p = container_of(op, struct proc, init_wait_op);
+	p->inflight--;
+	if (res == -EINTR || res == -EAGAIN) {
+		proc_init_wait_arm(p);
+		return;
+	}
+	if (!loop_has_waitid(p->eng->loop)) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PIDFD, (id_t)p->init_pidfd, &si, WEXITED | WNOHANG | __WALL) == 0 &&
+		    si.si_pid == 0) {
+			proc_init_wait_arm(p);
+			return;
+		}
+	}
+	proc_close_fd(&p->init_pidfd);
+	spawn_init_mem_free(p->init_mem);
+	p->init_mem = NULL;
+	proc_maybe_free(p);
+}
+
+static void proc_init_wait_arm(struct proc *p)
+{
+	p->init_wait_op.cb = proc_init_wait_done;
+	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &p->init_wait_op);
+	if (loop_has_waitid(p->eng->loop)) {
+		memset(&p->init_si, 0, sizeof(p->init_si));
+		io_uring_prep_rw(RINGEXEC_OP_WAITID, sqe, p->init_pidfd, NULL, P_PIDFD, 0);
+		sqe->file_index = WEXITED | __WALL;
+		sqe->addr2 = (uint64_t)(uintptr_t)&p->init_si;
+	} else {
+		io_uring_prep_poll_add(sqe, p->init_pidfd, POLLIN);
+	}
+	p->inflight++;
+}
+
 /* ---- stdin ---- */
 
 static void proc_write_done(struct loop_op *op, int res, uint32_t flags)
@@ -705,6 +759,16 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 		ss.stderr_fd = err[1];
 	}
 
+	if (spec->sandbox) {
+		struct sandbox *sb;
+		/* Whatever stops us from building it, the answer is the same:
+		 * this policy cannot be enforced here (sandbox.c logs why). */
+		if (sandbox_get(eng->sandboxes, spec->sandbox, &sb) < 0) {
+			ret = -EOPNOTSUPP;
+			goto fail;
+		}
+		ss.sandbox = sandbox_spawn_info(sb);
+	}
 	struct spawn_result sr;
 	ret = spawn_start(&ss, &sr);
 	/* The child has its copies now (or failed): drop ours. */
@@ -717,6 +781,10 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 
 	p->pid = sr.pid;
 	p->pidfd = sr.pidfd;
+	p->sandboxed = ss.sandbox != NULL;
+	p->init_pid = sr.init_pid;
+	p->init_pidfd = sr.init_pidfd;
+	p->init_mem = sr.init_mem;
 	p->tty = spec->tty;
 	if (spec->tty) {
 		proc_stream_init(&p->streams[0], master, OUTLOG_PTY);
@@ -735,6 +803,8 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 	for (int i = 0; i < p->nstreams; i++)
 		proc_read_arm(&p->streams[i]);
 	proc_wait_arm(p);
+	if (p->init_pidfd >= 0)
+		proc_init_wait_arm(p);
 	return 0;
 
 fail:
@@ -752,6 +822,9 @@ fail:
 
 int proc_signal(struct proc *p, int sig)
 {
+	/* A sandbox's init takes its whole PID namespace down with it. */
+	if (sig == SIGKILL && p->init_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, p->init_pidfd, SIGKILL, NULL, 0);
 	if (p->pid <= 0 || p->state == PROC_CLOSED)
 		return -ESRCH;
 	if (kill(-p->pid, sig) < 0)
@@ -762,6 +835,11 @@ int proc_signal(struct proc *p, int sig)
 bool proc_running(const struct proc *p)
 {
 	return p->state == PROC_RUNNING;
+}
+
+bool proc_sandboxed(const struct proc *p)
+{
+	return p->sandboxed;
 }
 
 enum proc_state proc_state(const struct proc *p)

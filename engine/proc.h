@@ -18,6 +18,7 @@
 
 struct engine;
 struct proc;
+struct sandbox_policy;
 
 enum proc_state {
 	PROC_STARTING,	/* id reserved, spawn not returned yet */
@@ -58,6 +59,9 @@ struct proc_spec {
 	bool tty;			/* PTY instead of pipes */
 	bool pipe_stdin;		/* pipes only: stdin is a pipe, not /dev/null */
 	unsigned short rows, cols;	/* PTY size */
+	/* Run confined (sandbox.h); NULL: not sandboxed. Only read during
+	 * proc_spawn. */
+	const struct sandbox_policy *sandbox;
 };
 
 /* The write status that a state gives (DESIGN "Spawning"). Pure. */
@@ -66,7 +70,10 @@ enum proc_write_status proc_write_status_of(enum proc_state state, bool stdin_op
 /* A new proc in STARTING; nothing is spawned yet. NULL on ENOMEM. */
 struct proc *proc_new(struct engine *eng, const struct proc_observer *obs, void *ctx);
 /* Spawn it: STARTING -> RUNNING and 0, or -errno (the proc stays STARTING
- * and must be released). Blocks only for the spawn itself. */
+ * and must be released). Blocks only for the spawn itself (and, the first
+ * time a sandbox policy is used, for building its template). A sandbox that
+ * cannot be had is -EOPNOTSUPP (or the build's -errno), never a spawn
+ * without it. */
 int proc_spawn(struct proc *p, const struct proc_spec *spec);
 /* The owner lets go: the observer is never called again, the process group
  * gets SIGKILL unless closed, and the proc frees itself once its ops end. */
@@ -91,6 +98,8 @@ int proc_resize(struct proc *p, unsigned short rows, unsigned short cols);
 int proc_signal(struct proc *p, int sig);
 /* True while the exit is not known. */
 bool proc_running(const struct proc *p);
+/* True when it runs in a sandbox. */
+bool proc_sandboxed(const struct proc *p);
 
 /* Resume output reads paused by the observer's output() returning false. */
 void proc_resume_output(struct proc *p);

@@ -92,8 +92,9 @@ const struct spawn_sandbox *sandbox_spawn_info(const struct sandbox *sb);
  * trees fail with EROFS, hidden paths are not there). The child shares
  * the caller's memory and fd table (CLONE_VM|CLONE_VFORK|CLONE_FILES) and
  * the caller waits for it: fn may allocate, open fds and write results
- * into arg, but must not touch the ring. Returns fn's result, or -errno
+ * into arg, and prepare SQEs (the ring is flushed first, so it never
+ * needs to submit), but must not submit. Returns fn's result, or -errno
  * when the child could not be made to run. */
-int sandbox_run(struct sandbox *sb, int (*fn)(void *arg), void *arg);
+int sandbox_run(struct sandbox_set *set, struct sandbox *sb, int (*fn)(void *arg), void *arg);
 
 #endif

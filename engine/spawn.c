@@ -44,6 +44,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "rawsys.h"
 
 #define SPAWN_STACK_SIZE (256 * 1024)
@@ -108,6 +109,9 @@ struct spawn_ctx {
 	char *const *cands;		/* execve candidates in order, NULL-terminated */
 	pid_t ppid;			/* the parent's pid, for the PDEATHSIG check */
 	volatile int err;		/* child -> parent: 0 exec'd, -errno failed */
+	volatile int confine_err;	/* a confinement step's errno (err is then
+					   -EOPNOTSUPP), for the log */
+	const char *volatile confine_step;
 	/* Sandboxed: written by the entry child E. */
 	struct spawn_init_ctx *ic;	/* the init's context page */
 	void *init_top;			/* the init's initial stack pointer */
@@ -254,6 +258,15 @@ static SPAWN_CHILD __attribute__((noreturn)) void spawn_child_fail(struct spawn_
 		syscall(SYS_exit_group, 127);
 }
 
+/* A step of the sandbox's confinement failed: the sandbox cannot be had. */
+static SPAWN_CHILD __attribute__((noreturn)) void spawn_confine_fail(struct spawn_ctx *c,
+								      const char *step, int err)
+{
+	c->confine_err = err;
+	c->confine_step = step;
+	spawn_child_fail(c, EOPNOTSUPP);
+}
+
 /* True when the server has exited (its pidfd is readable), or unknown. */
 static SPAWN_CHILD bool spawn_server_gone(void)
 {
@@ -274,18 +287,18 @@ static SPAWN_CHILD void spawn_child_mount_proc(struct spawn_ctx *c)
 	};
 	const unsigned long pflags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	if (syscall(SYS_mount, "proc", "/proc", "proc", pflags, NULL) < 0)
-		spawn_child_fail(c, errno);
+		spawn_confine_fail(c, "mount /proc", errno);
 	if (!c->spec->sandbox->proc_ro)
 		return;
 	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
 		if (syscall(SYS_mount, ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) < 0) {
 			if (errno == ENOENT)
 				continue;
-			spawn_child_fail(c, errno);
+			spawn_confine_fail(c, ro[i], errno);
 		}
 		if (syscall(SYS_mount, NULL, ro[i], NULL,
 			    MS_REMOUNT | MS_BIND | MS_RDONLY | pflags, NULL) < 0)
-			spawn_child_fail(c, errno);
+			spawn_confine_fail(c, ro[i], errno);
 	}
 }
 
@@ -297,23 +310,23 @@ static SPAWN_CHILD void spawn_child_confine(struct spawn_ctx *c)
 			     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
 			     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 	if (syscall(SYS_prctl, PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
-		spawn_child_fail(c, errno);
+		spawn_confine_fail(c, "securebits", errno);
 	for (int cap = 0; cap < 64; cap++)
 		if (syscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
 			if (errno == EINVAL)
 				break;	/* past the last capability this kernel has */
-			spawn_child_fail(c, errno);
+			spawn_confine_fail(c, "capability bounding set", errno);
 		}
 	if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-		spawn_child_fail(c, errno);
+		spawn_confine_fail(c, "ambient capabilities", errno);
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		spawn_child_fail(c, errno);
+		spawn_confine_fail(c, "capset", errno);
 	if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		spawn_child_fail(c, errno);
+		spawn_confine_fail(c, "no_new_privs", errno);
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->spec->sandbox->filter) < 0)
-		spawn_child_fail(c, errno);
+		spawn_confine_fail(c, "seccomp", errno);
 }
 
 /* The child, between clone and execve. It starts with every signal blocked
@@ -478,7 +491,9 @@ static SPAWN_CHILD __attribute__((noreturn)) int spawn_entry(void *arg)
 	    (sb->netfd >= 0 && syscall(SYS_setns, sb->netfd, CLONE_NEWNET) < 0) ||
 	    syscall(SYS_setns, sb->ipcfd, CLONE_NEWIPC) < 0 ||
 	    syscall(SYS_unshare, CLONE_NEWPID | CLONE_NEWNS) < 0) {
-		c->err = -errno;
+		c->confine_err = errno;
+		c->confine_step = "entering the template";
+		c->err = -EOPNOTSUPP;
 		for (;;)
 			syscall(SYS_exit, 0);
 	}
@@ -553,6 +568,9 @@ static int spawn_clone_sandboxed(struct spawn_ctx *ctx, void **init_mem)
 		return -clone_errno;
 	}
 	spawn_reap_fd(entry_pidfd);
+	if (ctx->confine_err)
+		log_warn("sandbox: confining a child failed at %s: %s", ctx->confine_step,
+			 strerror(ctx->confine_err));
 	if (ctx->err < 0) {
 		/* The command failed (or never came): it has exited; the init
 		 * follows once it sees that. Reap both here. */

@@ -14,7 +14,8 @@
 
 /* Capability flags in the reference's wire order. */
 static const char *const envinfo_capabilities[] = {
-	"networkProxyLaunch", "networkProxyReviewDomains", "credentialMasking",
+	"networkProxyLaunch", "networkProxyReviewDomains", "networkProxyTransparentTcp",
+	"credentialMasking",
 	"credentialMaskingCustomProviders", "capabilityDiscoverySandbox", "fsWatchMissing",
 	"capabilityDiscoveryV2", "environmentConfigRead", "httpHeaderEnvVars",
 	"sandboxedFileStreaming", "fileWriteStreaming", "shellSnapshotV2", "windowsMxc",
@@ -93,7 +94,9 @@ void envinfo_write(struct jw *w)
 		const char *name = envinfo_capabilities[i];
 		jw_key(w, name);
 		/* fs/watchMissing, fs/open "replace" + fs/writeBlock and
-		 * environmentConfig/read are implemented; nothing sandboxed is. */
+		 * environmentConfig/read are implemented. The sandbox needs no
+		 * flag (codex sends its policy whatever they say); the managed
+		 * network proxy, transparent TCP included, is not offered. */
 		jw_bool(w, strcmp(name, "fsWatchMissing") == 0 || strcmp(name, "fileWriteStreaming") == 0 ||
 			   strcmp(name, "environmentConfigRead") == 0);
 	}

@@ -31,7 +31,11 @@
 
 #include "b64.h"
 #include "envinfo.h"
+#include "engine.h"
 #include "params.h"
+#include "sandbox.h"
+#include "sbpolicy.h"
+#include "uri.h"
 
 #define RPC_NOT_FOUND -32004
 #define FS_READ_CHUNK (1u << 20)	/* bytes per IORING_OP_READ of fs/readFile */
@@ -188,122 +192,9 @@ static void fs_invalid_params(struct conn *c, const struct rpc_id *id, const str
 
 /* ---- paths ---- */
 
-static int fs_hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* Remove "." and ".." segments of an absolute path in place (URL rules). */
-static void fs_normalize(char *p)
-{
-	char *out = p;			/* p[0] == '/' */
-	const char *in = p;
-	size_t o = 0;
-	while (*in) {
-		while (*in == '/')
-			in++;
-		const char *seg = in;
-		while (*in && *in != '/')
-			in++;
-		size_t n = (size_t)(in - seg);
-		if (n == 0)
-			break;
-		if (n == 1 && seg[0] == '.')
-			continue;
-		if (n == 2 && seg[0] == '.' && seg[1] == '.') {
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-			continue;
-		}
-		out[o++] = '/';
-		memmove(out + o, seg, n);
-		o += n;
-	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = '\0';
-}
-
-/* Decode a file: URI into a malloc'd absolute path. On failure NULL, with the
- * error code and text in *code and msg. */
-static char *fs_path(const char *uri, int *code, char *msg, size_t msglen)
-{
-	const char *p = uri;
-	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-		goto relative;
-	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-	       *p == '+' || *p == '-' || *p == '.')
-		p++;
-	if (*p != ':')
-		goto relative;
-	size_t slen = (size_t)(p - uri);
-	if (slen != 4 || strncasecmp(uri, "file", 4) != 0) {
-		char scheme[65];
-		size_t k = slen > 64 ? 64 : slen;
-		for (size_t i = 0; i < k; i++)
-			scheme[i] = (uri[i] >= 'A' && uri[i] <= 'Z') ? (char)(uri[i] - 'A' + 'a') : uri[i];
-		scheme[k] = '\0';
-		*code = RPC_INVALID_PARAMS;
-		snprintf(msg, msglen, "unsupported path URI scheme `%s`", scheme);
-		return NULL;
-	}
-	p++;
-	if (p[0] == '/' && p[1] == '/') {
-		const char *host = p + 2;
-		const char *end = host + strcspn(host, "/?#");
-		size_t hlen = (size_t)(end - host);
-		if (hlen && !(hlen == 9 && strncasecmp(host, "localhost", 9) == 0)) {
-			*code = RPC_INVALID_REQUEST;
-			snprintf(msg, msglen, "'%.300s' is invalid on 'linux'", uri);
-			return NULL;
-		}
-		p = end;
-	}
-	size_t n = strcspn(p, "?#");
-	char *out = malloc(n + 2);
-	if (!out) {
-		*code = RPC_INTERNAL_ERROR;
-		snprintf(msg, msglen, "out of memory");
-		return NULL;
-	}
-	size_t o = 0;
-	out[o++] = '/';
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		char ch = p[i];
-		if (ch == '%' && i + 2 < n + 1 && (hi = fs_hexval(p[i + 1])) >= 0 &&
-		    (lo = fs_hexval(p[i + 2])) >= 0) {
-			ch = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (ch == '\0') {
-			free(out);
-			*code = RPC_INVALID_PARAMS;
-			snprintf(msg, msglen, "invalid URI: path contains a NUL byte");
-			return NULL;
-		}
-		out[o++] = ch;
-	}
-	out[o] = '\0';
-	fs_normalize(out);
-	return out;
-relative:
-	*code = RPC_INVALID_PARAMS;
-	snprintf(msg, msglen, "invalid URI: relative URL without a base");
-	return NULL;
-}
-
 char *fs_uri_path(const char *uri, int *code, char *msg, size_t msglen)
 {
-	return fs_path(uri, code, msg, msglen);
+	return uri_to_path(uri, code, msg, msglen);
 }
 
 /* A required (or optional) file URI member decoded to a path. Replies on failure. */
@@ -321,7 +212,7 @@ static int fs_path_member(struct conn *c, const struct rpc_id *id, const json_t 
 		return 0;
 	int code;
 	char msg[512];
-	*out = fs_path(uri, &code, msg, sizeof(msg));
+	*out = uri_to_path(uri, &code, msg, sizeof(msg));
 	if (!*out) {
 		conn_reply_error(c, id, code, "%s", msg);
 		return -1;
@@ -329,18 +220,14 @@ static int fs_path_member(struct conn *c, const struct rpc_id *id, const json_t 
 	return 0;
 }
 
-/* params is an object and `sandbox` is absent or null. Replies on failure. */
+/* params is an object (a `sandbox` in it was dealt with by
+ * fs_under_sandbox). Replies on failure. */
 static bool fs_params_ok(struct conn *c, const struct rpc_id *id, const json_t *params,
 			 const char *name)
 {
 	struct pd_err e;
 	if (pd_object(params, name, &e) < 0) {
 		fs_invalid_params(c, id, &e);
-		return false;
-	}
-	const json_t *sb = json_object_get(params, "sandbox");
-	if (sb && !json_is_null(sb)) {
-		conn_reply_error(c, id, RPC_INVALID_PARAMS, "sandbox is not supported by this server");
 		return false;
 	}
 	return true;
@@ -1665,7 +1552,7 @@ static void fs_watch_missing(struct conn *c, const struct rpc_id *id, const json
 	for (size_t i = 0; i < json_array_size(missing); i++) {
 		int code;
 		char msg[512];
-		char *p = fs_path(json_string_value(json_array_get(missing, i)), &code, msg, sizeof(msg));
+		char *p = uri_to_path(json_string_value(json_array_get(missing, i)), &code, msg, sizeof(msg));
 		if (!p) {
 			conn_reply_error(c, id, code, "%s", msg);
 			goto out;
@@ -1746,23 +1633,166 @@ out:
 	free(present);
 }
 
+/* ---- under a sandbox ----
+ *
+ * A request with an enforceable `sandbox` runs its whole handler in a
+ * child that has entered the policy's template (sandbox_run): every path
+ * resolves in the sandbox's view, symlinks included, writes outside the
+ * writable trees fail with EROFS, what the policy hides is not there, and
+ * the child has no capability, so there is nothing to check before the
+ * use. The child shares our memory and fd table, so what the handler
+ * keeps (handles, fds, pending reads) is ours when it returns; what it
+ * sends is captured and sent from here, after it. */
+
+struct fs_capture {
+	struct conn_io io;		/* what the handler sees as c->io */
+	const struct conn_io *real;
+	void *real_ctx;
+	struct buf msgs;		/* each: u32 length, then the message */
+	bool ok;
+	int close_code;			/* 0: no close asked */
+};
+
+static int fs_cap_send(void *io, const char *msg, size_t len)
+{
+	struct fs_capture *k = io;
+	uint32_t n = (uint32_t)len;
+	if (buf_append(&k->msgs, &n, sizeof(n)) < 0 || buf_append(&k->msgs, msg, len) < 0)
+		k->ok = false;
+	return 0;
+}
+
+static size_t fs_cap_queued(void *io)
+{
+	struct fs_capture *k = io;
+	return k->real->queued(k->real_ctx);
+}
+
+static uint64_t fs_cap_sent_total(void *io)
+{
+	struct fs_capture *k = io;
+	return k->real->sent_total(k->real_ctx);
+}
+
+static uint64_t fs_cap_queued_end(void *io)
+{
+	struct fs_capture *k = io;
+	return k->real->queued_end(k->real_ctx);
+}
+
+static void fs_cap_close(void *io, int code)
+{
+	struct fs_capture *k = io;
+	k->close_code = code;
+}
+
+struct fs_inside {
+	struct conn *c;
+	const struct rpc_id *id;
+	const json_t *params;
+	method_fn *fn;
+};
+
+static int fs_inside_run(void *arg)
+{
+	struct fs_inside *in = arg;
+	in->fn(in->c, in->id, in->params);
+	return 0;
+}
+
+static void fs_under_sandbox(struct conn *c, const struct rpc_id *id, const json_t *params,
+			     method_fn *fn)
+{
+	const json_t *sbv = json_is_object(params) ? json_object_get(params, "sandbox") : NULL;
+	if (!sbv || json_is_null(sbv))
+		return fn(c, id, params);
+	struct sbpolicy sp;
+	struct pd_err e;
+	if (sbpolicy_decode(sbv, &sp, &e) < 0)
+		return fs_invalid_params(c, id, &e);
+	if (!sp.enforce || c->phase != CONN_READY) {
+		/* Nothing to confine, or the gate answers anyway. */
+		sbpolicy_free(&sp);
+		return fn(c, id, params);
+	}
+	struct sandbox *sb = NULL;
+	int r = sbpolicy_resolve(&sp, getenv("TMPDIR"), &e);
+	if (r == SBP_RESOLVE_INVALID) {
+		fs_invalid_params(c, id, &e);
+	} else if (r == SBP_RESOLVE_NOMEM) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+	} else if (r < 0 || !engine_sandbox_available(c->pr->eng, NULL) ||
+		   sandbox_get(engine_sandboxes(c->pr->eng), &sp.policy, &sb) < 0) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR,
+				 "sandbox intent cannot be enforced on this executor");
+	} else {
+		struct fs_capture k = {
+			.io = { .send = fs_cap_send, .queued = fs_cap_queued,
+				.sent_total = fs_cap_sent_total, .queued_end = fs_cap_queued_end,
+				.close = fs_cap_close },
+			.real = c->io, .real_ctx = c->io_ctx, .ok = true,
+		};
+		struct fs_inside in = { c, id, params, fn };
+		c->io = &k.io;
+		c->io_ctx = &k;
+		int ret = sandbox_run(engine_sandboxes(c->pr->eng), sb, fs_inside_run, &in);
+		c->io = k.real;
+		c->io_ctx = k.real_ctx;
+		if (ret < 0 || !k.ok) {
+			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "%s",
+					 ret < 0 ? strerror(-ret) : "out of memory");
+		} else {
+			for (size_t off = 0; off + sizeof(uint32_t) <= k.msgs.len;) {
+				uint32_t n;
+				memcpy(&n, k.msgs.data + off, sizeof(n));
+				c->io->send(c->io_ctx, k.msgs.data + off + sizeof(n), n);
+				off += sizeof(n) + n;
+			}
+			if (k.close_code)
+				c->io->close(c->io_ctx, k.close_code);
+		}
+		buf_free(&k.msgs);
+	}
+	sbpolicy_free(&sp);
+}
+
+#define FS_SANDBOXED(fn)                                                                  \
+	static void fn##_sandboxed(struct conn *c, const struct rpc_id *id, const json_t *p) \
+	{                                                                                 \
+		fs_under_sandbox(c, id, p, fn);                                           \
+	}
+FS_SANDBOXED(fs_get_metadata)
+FS_SANDBOXED(fs_read_file)
+FS_SANDBOXED(fs_write_file)
+FS_SANDBOXED(fs_create_directory)
+FS_SANDBOXED(fs_read_directory)
+FS_SANDBOXED(fs_remove)
+FS_SANDBOXED(fs_copy)
+FS_SANDBOXED(fs_canonicalize)
+FS_SANDBOXED(fs_walk)
+FS_SANDBOXED(fs_open)
+FS_SANDBOXED(fs_read_block)
+FS_SANDBOXED(fs_write_block)
+FS_SANDBOXED(fs_close)
+FS_SANDBOXED(fs_watch_missing)
+
 /* ---- the table ---- */
 
 static const struct method_entry fs_table[] = {
-	{ "fs/getMetadata", fs_get_metadata },
-	{ "fs/readFile", fs_read_file },
-	{ "fs/writeFile", fs_write_file },
-	{ "fs/createDirectory", fs_create_directory },
-	{ "fs/readDirectory", fs_read_directory },
-	{ "fs/remove", fs_remove },
-	{ "fs/copy", fs_copy },
-	{ "fs/canonicalize", fs_canonicalize },
-	{ "fs/walk", fs_walk },
-	{ "fs/open", fs_open },
-	{ "fs/readBlock", fs_read_block },
-	{ "fs/writeBlock", fs_write_block },
-	{ "fs/close", fs_close },
-	{ "fs/watchMissing", fs_watch_missing },
+	{ "fs/getMetadata", fs_get_metadata_sandboxed },
+	{ "fs/readFile", fs_read_file_sandboxed },
+	{ "fs/writeFile", fs_write_file_sandboxed },
+	{ "fs/createDirectory", fs_create_directory_sandboxed },
+	{ "fs/readDirectory", fs_read_directory_sandboxed },
+	{ "fs/remove", fs_remove_sandboxed },
+	{ "fs/copy", fs_copy_sandboxed },
+	{ "fs/canonicalize", fs_canonicalize_sandboxed },
+	{ "fs/walk", fs_walk_sandboxed },
+	{ "fs/open", fs_open_sandboxed },
+	{ "fs/readBlock", fs_read_block_sandboxed },
+	{ "fs/writeBlock", fs_write_block_sandboxed },
+	{ "fs/close", fs_close_sandboxed },
+	{ "fs/watchMissing", fs_watch_missing_sandboxed },
 };
 
 method_fn *fs_methods_find(const char *name)

@@ -15,11 +15,13 @@
 #include "b64.h"
 #include "envconfig.h"
 #include "envinfo.h"
+#include "engine.h"
 #include "envpolicy.h"
 #include "fs.h"
 #include "ringexec_version.h"
 #include "params.h"
 #include "proto_int.h"
+#include "sbpolicy.h"
 
 #define PROCESS_ID_MAX 256
 
@@ -129,12 +131,33 @@ struct start_args {
 	uint64_t timeout_ms;
 	bool has_policy;		/* envPolicy given: env is built from the server's */
 	struct envpolicy policy;
+	struct sbpolicy sandbox;	/* `sandbox`, decoded (owned) */
 };
 
-/* Sandboxing and managed networking are not offered: off is fine, on is refused. */
+/* Managed networking is not offered: off is fine, on is refused. */
 static const char *const start_unsupported[] = {
-	"sandbox", "enforceManagedNetwork", "managedNetwork", "networkProxy",
+	"enforceManagedNetwork", "managedNetwork",
 };
+
+#define SANDBOX_UNENFORCEABLE "sandbox intent cannot be enforced on this executor"
+
+/* networkProxy: null, absent or false is fine. Otherwise refused, with the
+ * reference's text when it asks for transparent TCP without a managed
+ * sandbox (codex 0.171's networkProxy.proxy.transparentTcp). */
+static int start_decode_network_proxy(const json_t *params, const struct start_args *a,
+				      struct pd_err *e)
+{
+	const json_t *np = json_object_get(params, "networkProxy");
+	if (!np || json_is_null(np) || json_is_false(np))
+		return 0;
+	const json_t *proxy = json_is_object(np) ? json_object_get(np, "proxy") : NULL;
+	const json_t *tt = json_is_object(proxy) ? json_object_get(proxy, "transparentTcp") : NULL;
+	if (json_is_true(tt) && !(a->sandbox.present && a->sandbox.enforce))
+		snprintf(e->msg, sizeof(e->msg), "transparent TCP requires a managed Linux sandbox");
+	else
+		snprintf(e->msg, sizeof(e->msg), "networkProxy is not supported by this server");
+	return -1;
+}
 
 static int start_decode_size(const json_t *params, struct start_args *a, struct pd_err *e)
 {
@@ -168,7 +191,8 @@ static int start_decode(const json_t *params, struct start_args *a, struct pd_er
 	    pd_string(params, "arg0", false, &a->arg0, NULL, e) < 0 ||
 	    start_decode_size(params, a, e) < 0 ||
 	    pd_u64(params, "timeoutMs", "u64", &a->has_timeout, &a->timeout_ms, e) < 0 ||
-	    envpolicy_decode(params, &a->has_policy, &a->policy, e) < 0)
+	    envpolicy_decode(params, &a->has_policy, &a->policy, e) < 0 ||
+	    sbpolicy_decode(json_object_get(params, "sandbox"), &a->sandbox, e) < 0)
 		return -1;
 	/* `metadata` (any JSON) is accepted and ignored. */
 	if (a->has_timeout && (a->timeout_ms < 1 || a->timeout_ms > 86400000)) {
@@ -183,7 +207,7 @@ static int start_decode(const json_t *params, struct start_args *a, struct pd_er
 			return -1;
 		}
 	}
-	return 0;
+	return start_decode_network_proxy(params, a, e);
 }
 
 static int methods_hexval(char ch)
@@ -295,21 +319,117 @@ nomem:
 	return -1;
 }
 
+static const char *start_env_get(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+/* The sandbox the process runs under, resolved against its environment.
+ * NULL without one (or with nothing to confine); *fail set on a reply. */
+static const struct sandbox_policy *start_sandbox(struct conn *c, const struct rpc_id *id,
+						  struct start_args *a,
+						  const struct start_vectors *v, bool *fail)
+{
+	struct pd_err e;
+	*fail = false;
+	if (!a->sandbox.present || !a->sandbox.enforce)
+		return NULL;
+	*fail = true;
+	if (!engine_sandbox_available(c->pr->eng, NULL)) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, SANDBOX_UNENFORCEABLE);
+		return NULL;
+	}
+	int r = sbpolicy_resolve(&a->sandbox, start_env_get(v->envp, "TMPDIR"), &e);
+	if (r == SBP_RESOLVE_INVALID)
+		methods_invalid_params(c, id, &e);
+	else if (r == SBP_RESOLVE_UNENFORCEABLE)
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, SANDBOX_UNENFORCEABLE);
+	else if (r < 0)
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+	if (r < 0)
+		return NULL;
+	*fail = false;
+	return &a->sandbox.policy;
+}
+
+static void start_reply(struct conn *c, const struct rpc_id *id, const struct sess_proc *sp,
+			bool sandbox)
+{
+	struct jw w = conn_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_key(&w, "processId");
+	jw_str(&w, sp->id, sp->id_len);
+	jw_key(&w, "sandboxType");
+	jw_cstr(&w, sandbox ? "linuxSeccomp" : "none");
+	jw_obj_close(&w);
+	conn_result_end(c, id, &w);
+}
+
+static void start_spawn(struct conn *c, const struct rpc_id *id, struct start_args *a,
+			struct start_vectors *v, const char *cwd)
+{
+	bool fail;
+	const struct sandbox_policy *sb = start_sandbox(c, id, a, v, &fail);
+	if (fail)
+		return;
+	struct proc_spec spec = {
+		.argv = v->argv,
+		.arg0 = a->arg0,
+		.envp = (const char *const *)v->envp,
+		.cwd = cwd,
+		.tty = a->tty,
+		.pipe_stdin = a->pipe_stdin,
+		.rows = a->has_size ? (unsigned short)a->rows : 24,
+		.cols = a->has_size ? (unsigned short)a->cols : 80,
+		.sandbox = sb,
+	};
+	int err = 0;
+	struct sess_proc *sp = session_start(c->sess, a->process_id, a->process_id_len, &spec, &err);
+	if (!sp) {
+		if (sb && err == -EOPNOTSUPP)
+			conn_reply_error(c, id, RPC_INTERNAL_ERROR, SANDBOX_UNENFORCEABLE);
+		else
+			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "%s (os error %d)",
+					 strerror(-err), -err);
+		return;
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	sp->started_at_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	session_keep_argv(sp, v->argv);
+	if (a->has_timeout)
+		session_arm_timeout(sp, a->timeout_ms);
+	start_reply(c, id, sp, a->sandbox.present);
+}
+
 static void method_process_start(struct conn *c, const struct rpc_id *id, const json_t *params)
 {
 	struct start_args a;
 	struct pd_err e;
-	if (start_decode(params, &a, &e) < 0)
+	if (start_decode(params, &a, &e) < 0) {
+		sbpolicy_free(&a.sandbox);
 		return methods_invalid_params(c, id, &e);
+	}
+	char *cwd = NULL;
 	if (!conn_gate(c, id, "exec"))
-		return;
-	if (a.process_id_len < 1 || a.process_id_len > PROCESS_ID_MAX)
-		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "processId must be 1 to 256 bytes");
-	if (json_array_size(a.argv) == 0)
-		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "argv must not be empty");
-	char *cwd = methods_cwd(a.cwd, &e);
-	if (!cwd)
-		return methods_invalid_params(c, id, &e);
+		goto out;
+	if (a.process_id_len < 1 || a.process_id_len > PROCESS_ID_MAX) {
+		conn_reply_error(c, id, RPC_INVALID_PARAMS, "processId must be 1 to 256 bytes");
+		goto out;
+	}
+	if (json_array_size(a.argv) == 0) {
+		conn_reply_error(c, id, RPC_INVALID_PARAMS, "argv must not be empty");
+		goto out;
+	}
+	cwd = methods_cwd(a.cwd, &e);
+	if (!cwd) {
+		methods_invalid_params(c, id, &e);
+		goto out;
+	}
 
 	struct session *s = c->sess;
 	struct start_vectors v;
@@ -325,41 +445,12 @@ static void method_process_start(struct conn *c, const struct rpc_id *id, const 
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "missing program for %s spawn",
 				 a.tty ? "PTY" : "pipe");
 	} else {
-		struct proc_spec spec = {
-			.argv = v.argv,
-			.arg0 = a.arg0,
-			.envp = (const char *const *)v.envp,
-			.cwd = cwd,
-			.tty = a.tty,
-			.pipe_stdin = a.pipe_stdin,
-			.rows = a.has_size ? (unsigned short)a.rows : 24,
-			.cols = a.has_size ? (unsigned short)a.cols : 80,
-		};
-		int err = 0;
-		struct sess_proc *sp = session_start(s, a.process_id, a.process_id_len, &spec, &err);
-		if (sp) {
-			struct timespec now;
-			clock_gettime(CLOCK_REALTIME, &now);
-			sp->started_at_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-			session_keep_argv(sp, v.argv);
-		}
+		start_spawn(c, id, &a, &v, cwd);
 		start_vectors_free(&v);
-		if (!sp) {
-			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "%s (os error %d)", strerror(-err), -err);
-		} else {
-			if (a.has_timeout)
-				session_arm_timeout(sp, a.timeout_ms);
-			struct jw w = conn_result_begin(c, id);
-			jw_obj_open(&w);
-			jw_key(&w, "processId");
-			jw_str(&w, sp->id, sp->id_len);
-			jw_key(&w, "sandboxType");
-			jw_cstr(&w, "none");
-			jw_obj_close(&w);
-			conn_result_end(c, id, &w);
-		}
 	}
+out:
 	free(cwd);
+	sbpolicy_free(&a.sandbox);
 }
 
 /* ---- process/read ---- */

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "denied.h"
 #include "idmap.h"
 #include "jsonrpc.h"
 #include "loop.h"
@@ -113,6 +114,7 @@ struct sess_proc {
 	char **write_ids;		/* ring of the last WRITE_IDS_KEPT writeIds */
 	size_t write_ids_next;		/* next slot of the ring */
 	struct idmap write_id_set;	/* the same ids, for lookup */
+	struct denied denied;		/* sandboxDenied: a phrase in its output? */
 };
 
 /* A process/write held back until the process's stdin queue has room. */

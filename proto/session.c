@@ -350,7 +350,7 @@ bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, boo
 	jw_key(w, "failure");
 	jw_null(w);
 	jw_key(w, "sandboxDenied");
-	jw_bool(w, false);
+	jw_bool(w, exited && denied_verdict(&sp->denied, proc_sandboxed(sp->proc), exit_code));
 	jw_obj_close(w);
 	return true;
 }
@@ -547,6 +547,8 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 	struct session *s = sp->s;
 	struct proto *pr = s->pr;
 
+	if (proc_sandboxed(p))
+		denied_feed(&sp->denied, c->data, c->len);
 	if (s->conn) {
 		struct conn *cn = s->conn;
 		/* Big chunks are encoded straight into the send queue. */
@@ -607,7 +609,7 @@ static void session_notify_simple(struct sess_proc *sp, const char *method, uint
 		jw_key(&w, "exitCode");
 		jw_i64(&w, code);
 		jw_key(&w, "sandboxDenied");
-		jw_bool(&w, false);
+		jw_bool(&w, denied_verdict(&sp->denied, proc_sandboxed(sp->proc), code));
 		jw_key(&w, "signal");
 		if (signo && sigabbrev_np(signo)) {
 			char name[32];
