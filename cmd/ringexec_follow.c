@@ -11,6 +11,7 @@
  */
 #include "ringexec_follow.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -93,7 +94,8 @@ static void follow_write(struct follow *f, const char *data, size_t len, bool cl
 	if (close_stdin)
 		json_object_set_new(params, "closeStdin", json_true());
 	id = follow_send(f, "process/write", params);
-	if (id >= 0 && f->nwrites < FOLLOW_MAX_WRITES)
+	assert(f->nwrites < FOLLOW_MAX_WRITES);	/* stdin is polled only below it */
+	if (id >= 0)
 		f->writes[f->nwrites++] = id;
 }
 
@@ -309,7 +311,8 @@ static int follow_open_signals(sigset_t *old)
 /* ---- the loop ---- */
 
 /* Take every message already here (some may have been read during a send,
- * where poll() cannot see them). false once the connection is gone. */
+ * where poll() cannot see them). false once the connection is gone or a
+ * send failed (what we send would be lost). */
 static bool follow_drain(struct follow *f)
 {
 	json_t *msg;
@@ -318,7 +321,7 @@ static bool follow_drain(struct follow *f)
 		follow_on_message(f, msg);
 		json_decref(msg);
 	}
-	return rpc_close_code(f->r) < 0;
+	return rpc_close_code(f->r) < 0 && rpc_fail_error(f->r) == 0;
 }
 
 static void follow_loop(struct follow *f)
@@ -403,7 +406,7 @@ int follow_run(struct rpc *r, const struct follow_opts *o)
 	follow_loop(&f);
 	term_restore();
 	code = follow_result(&f);
-	if (rpc_close_code(r) < 0)
+	if (rpc_close_code(r) < 0 && rpc_fail_error(r) == 0)
 		rpc_close(r, 1000, FOLLOW_CLOSE_MS);	/* after what we sent was read */
 	else
 		rpc_free(r);
