@@ -4,10 +4,11 @@
  * (to replay missed output or fill a gap), the process/write requests in
  * flight (at most FOLLOW_MAX_WRITES: the server answers a write only once it
  * has room, so this is the back-pressure on local stdin), the signalfd, and
- * raw mode while it runs. One poll() waits on the socket, stdin and the
- * signals together; nothing else blocks except writing output to a slow
- * stdout (which is where the server's back-pressure should land) and a send
- * to a server that does not read. It must not print while raw mode is on.
+ * raw mode while it runs (set aside while SIGTSTP stops us). One poll()
+ * waits on the socket, stdin and the signals together; nothing else blocks
+ * except writing output to a slow stdout (which is where the server's
+ * back-pressure should land) and a send to a server that does not read. It
+ * must not print while raw mode is on.
  */
 #include "ringexec_follow.h"
 
@@ -270,6 +271,10 @@ static void follow_on_signal(struct follow *f)
 		case SIGWINCH:
 			follow_resize(f);
 			break;
+		case SIGTSTP:	/* Ctrl-Z in pipe mode, or kill -TSTP: stop as asked */
+			term_pause();
+			kill(getpid(), SIGSTOP);
+			__attribute__((fallthrough));	/* running again */
 		case SIGCONT:	/* back from a stop: the shell may have reset the terminal */
 			if (f->o->raw)
 				term_raw_reapply();
@@ -303,6 +308,7 @@ static int follow_open_signals(sigset_t *old)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGWINCH);
 	sigaddset(&set, SIGCONT);
+	sigaddset(&set, SIGTSTP);
 	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
 		return -errno;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

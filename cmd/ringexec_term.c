@@ -29,6 +29,12 @@ void term_restore(void)
 		;
 }
 
+void term_pause(void)
+{
+	if (term_raw_on)
+		tcsetattr(term_fd, TCSADRAIN, &term_saved);
+}
+
 static void term_crash(int sig)
 {
 	term_restore();

@@ -13,6 +13,9 @@
 int term_raw_enter(int fd);
 /* Raw mode again with the saved settings kept (after SIGCONT). */
 void term_raw_reapply(void);
+/* The saved settings back for a while (before stopping ourselves on
+ * SIGTSTP); term_raw_reapply() ends the pause. */
+void term_pause(void);
 /* Put the saved settings back, if raw mode is on. Idempotent and
  * async-signal-safe (atexit and the crash handler call it too). */
 void term_restore(void);

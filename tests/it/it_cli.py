@@ -180,8 +180,9 @@ def ringexec_cmd(*args, url=None):
 
 
 def raw_on(tty):
-    out = subprocess.run(['stty', '-F', tty, '-a'], capture_output=True, text=True).stdout
-    return '-icanon' in out and '-echo ' in out
+    """tty is in raw mode (as cfmakeraw makes it; readline at a bash prompt keeps isig)."""
+    out = subprocess.run(['stty', '-F', tty, '-a'], capture_output=True, text=True).stdout.split()
+    return all(f in out for f in ('-icanon', '-echo', '-isig', '-opost'))
 
 
 def child_of(pid, name):
@@ -327,6 +328,46 @@ def case_tty_attach_detached_shell():
         t.keys('exit 4', 'Enter')
         check(t.wait_file('status').strip() == '4', 'attach did not pass exit 4 through')
         check(t.file('before') == t.file('after'), 'stty -g differs after attach')
+    finally:
+        t.close()
+
+
+def proc_state(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return f.read().rsplit(')', 1)[1].split()[0]
+
+
+def case_job_control():
+    # A local interactive bash: Ctrl-Z stops ringexec (pipe mode), fg resumes it;
+    # SIGTSTP to a -t ringexec gives the terminal back cooked while stopped.
+    t = Tmux("PS1='local$ ' exec bash --norc --noprofile -i\n")
+    try:
+        t.wait_screen(r'^local\$', 'the local prompt')
+        t.keys(ringexec_cmd('run', '--', 'sh', '-c', 'echo ready-1; exec sleep 100'), 'Enter')
+        t.wait_screen(r'^ready-1$', 'the remote ready line')
+        pid = wait_for(lambda: child_of(t.pane_pid(), 'ringexec'), 'ringexec')
+        t.keys('C-z')
+        t.wait_screen(r'Stopped', 'bash reporting the stopped job')
+        check(proc_state(pid) == 'T', 'ringexec is not stopped after Ctrl-Z')
+        t.keys('fg', 'Enter')
+        wait_for(lambda: proc_state(pid) != 'T', 'ringexec to run again after fg')
+        t.keys('C-c')
+        t.keys('echo rc=$?', 'Enter')
+        t.wait_screen(r'^rc=130$', 'status 130 after fg and Ctrl-C')
+
+        t.keys('clear; ' + ringexec_cmd('run', '-t', '--', 'sh', '-c',
+                                        'echo ready-2; exec sleep 100'), 'Enter')
+        t.wait_screen(r'^ready-2', 'the remote ready line (-t)')
+        pid = wait_for(lambda: child_of(t.pane_pid(), 'ringexec'), 'ringexec -t')
+        wait_for(lambda: raw_on(t.pane_tty()), 'raw mode')
+        os.kill(pid, signal.SIGTSTP)
+        t.wait_screen(r'Stopped', 'bash reporting the stopped -t job')
+        check(not raw_on(t.pane_tty()), 'the terminal stayed raw while ringexec is stopped')
+        t.keys('fg', 'Enter')
+        wait_for(lambda: raw_on(t.pane_tty()), 'raw mode again after fg')
+        t.keys('C-c')  # a byte for the remote PTY now: its sleep gets SIGINT
+        t.keys('echo rc=$?', 'Enter')
+        t.wait_screen(r'^rc=130$', 'status 130 from the remote PTY')
     finally:
         t.close()
 
@@ -678,6 +719,8 @@ CASES = [
     ('run (pipe) in a terminal: Ctrl-C sends interrupt, exit 130', case_pipe_ctrl_c_in_a_terminal),
     ('attach -t: a detached bash, typed into from tmux, sized from it, exit 4',
      case_tty_attach_detached_shell),
+    ('job control: Ctrl-Z stops ringexec, fg resumes it; -t gives the terminal back meanwhile',
+     case_job_control),
     ('run: stdout and stderr stay apart', case_stdout_stderr_apart),
     ('run -i: 8 MiB of stdin arrive whole (sha256, and a cat round trip)', case_stdin_8mib_hashed),
     ('run without -i: the child has no stdin (an open pipe is not read)', case_no_stdin_without_i),
@@ -708,7 +751,7 @@ TMUX_CASES = {case_tty_bash_types_and_reads, case_tty_resize_follows,
               case_tty_ctrl_c_and_ctrl_d, case_tty_every_byte_forwarded,
               case_tty_sigterm_restores_terminal, case_tty_sighup_restores_terminal,
               case_pipe_kill_leaves_terminal_as_it_was, case_pipe_ctrl_c_in_a_terminal,
-              case_tty_attach_detached_shell}
+              case_tty_attach_detached_shell, case_job_control}
 
 
 def main():
