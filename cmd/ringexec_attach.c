@@ -98,7 +98,7 @@ int cli_attach(struct cli *cli, int argc, char **argv)
 	struct follow_opts fo = {
 		.url = cli->url, .session_id = argv[optind], .process_id = id, .tty = tty,
 		.raw = tty && isatty(0), .forward_stdin = interactive || (tty && isatty(0)),
-		.after_seq = after, .replay = true,
+		.after_seq = after, .replay = true, .sigfd = -1,
 	};
 	code = follow_run(r, &fo);
 	free(id);

@@ -297,9 +297,12 @@ static void follow_on_signal(struct follow *f)
 	}
 }
 
-static int follow_open_signals(sigset_t *old)
+static sigset_t follow_old_mask;	/* the mask before follow_signals_open() */
+
+int follow_signals_open(void)
 {
 	sigset_t set;
+	int fd;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -309,9 +312,22 @@ static int follow_open_signals(sigset_t *old)
 	sigaddset(&set, SIGWINCH);
 	sigaddset(&set, SIGCONT);
 	sigaddset(&set, SIGTSTP);
-	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+	if (sigprocmask(SIG_BLOCK, &set, &follow_old_mask) < 0)
 		return -errno;
-	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0) {
+		fd = -errno;
+		sigprocmask(SIG_SETMASK, &follow_old_mask, NULL);
+	}
+	return fd;
+}
+
+void follow_signals_close(int sigfd)
+{
+	if (sigfd < 0)
+		return;
+	close(sigfd);
+	sigprocmask(SIG_SETMASK, &follow_old_mask, NULL);
 }
 
 /* ---- the loop ---- */
@@ -392,13 +408,13 @@ int follow_run(struct rpc *r, const struct follow_opts *o)
 {
 	struct follow f = { .r = r, .o = o, .next_seq = o->after_seq + 1, .read_id = -1,
 			    .in = o->forward_stdin ? IN_OPEN : IN_OFF, .leave = -1 };
-	sigset_t old;
 	int code;
 
 	f.inbuf = malloc(FOLLOW_IN_CHUNK);
-	f.sigfd = follow_open_signals(&old);
+	f.sigfd = o->sigfd >= 0 ? o->sigfd : follow_signals_open();
 	if (!f.inbuf || f.sigfd < 0) {
 		cli_error("setting up: %s", f.inbuf ? strerror(-f.sigfd) : "out of memory");
+		follow_signals_close(f.sigfd);
 		free(f.inbuf);
 		rpc_free(r);
 		return CLI_EXIT_RUN;
@@ -416,8 +432,7 @@ int follow_run(struct rpc *r, const struct follow_opts *o)
 		rpc_close(r, 1000, FOLLOW_CLOSE_MS);	/* after what we sent was read */
 	else
 		rpc_free(r);
-	close(f.sigfd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	follow_signals_close(f.sigfd);
 	free(f.inbuf);
 	return code;
 }

@@ -23,7 +23,14 @@ struct follow_opts {
 	uint64_t after_seq;	/* output up to this seq is not shown */
 	bool replay;		/* read what came after after_seq with process/read first */
 	unsigned timeout_s;	/* the --timeout given, for the message (0: none) */
+	int sigfd;		/* from follow_signals_open(), or -1: follow_run opens it */
 };
+
+/* Block the signals follow_run() handles and return a signalfd for them, or
+ * -errno. Called before process/start, so that a SIGTERM arriving while the
+ * process starts is passed on, not lost. follow_signals_close() undoes it. */
+int follow_signals_open(void);
+void follow_signals_close(int sigfd);
 
 /* Follow the process until process/closed, then close r (freed either way).
  * Returns the exit code for ringexec: the process's status (128+n for a

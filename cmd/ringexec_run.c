@@ -268,7 +268,7 @@ int cli_run(struct cli *cli, int argc, char **argv)
 	const char *session, *server_cwd;
 	char id[RUN_ID_MAX + 1], *cwd = NULL;
 	bool stdin_tty = isatty(0), forward;
-	int code;
+	int code, sigfd = -1;
 
 	if (run_parse(cli, &ro, argc, argv, &code) < 0)
 		goto out;
@@ -288,6 +288,11 @@ int cli_run(struct cli *cli, int argc, char **argv)
 	run_process_id(ro.argv[0], id, sizeof(id));
 	forward = !ro.detach && (ro.interactive || (ro.tty && stdin_tty));
 	params = run_start_params(&ro, id, cwd, forward);
+	if (!ro.detach && (sigfd = follow_signals_open()) < 0) {
+		cli_error("signalfd: %s", strerror(-sigfd));
+		json_decref(params);
+		goto out;
+	}
 	if (!run_start(r, params, ro.argv[0], cwd, ro.cwd ? ro.cwd : cwd, &code))
 		goto out;
 	if (ro.detach) {
@@ -304,10 +309,13 @@ int cli_run(struct cli *cli, int argc, char **argv)
 	struct follow_opts fo = {
 		.url = cli->url, .session_id = session, .process_id = id, .tty = ro.tty,
 		.raw = ro.tty && stdin_tty, .forward_stdin = forward, .timeout_s = ro.timeout_s,
+		.sigfd = sigfd,
 	};
-	code = follow_run(r, &fo);
+	code = follow_run(r, &fo);	/* closes r and sigfd */
 	r = NULL;
+	sigfd = -1;
 out:
+	follow_signals_close(sigfd);
 	rpc_free(r);
 	json_decref(init);
 	json_decref(ro.env);
