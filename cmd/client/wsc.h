@@ -1,7 +1,8 @@
 /* wsc: a small blocking WebSocket client (wslay + a plain TCP socket).
  *
- * Shared by the integration tests and the examples. One connection, one
- * thread; every wait has a deadline in milliseconds. Pings from the server
+ * Shared by ringexec (the CLI), the integration tests and the examples. One
+ * connection, one thread; every wait has a deadline in milliseconds (0: do not
+ * wait, so a caller may run its own poll() loop on wsc_fd()). Pings from the server
  * are answered automatically; pongs are reported so callers can time them.
  */
 #ifndef RINGEXEC_WSC_H

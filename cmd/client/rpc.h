@@ -1,4 +1,4 @@
-/* rpc: JSON-RPC calls over a wsc connection, the way tests use them.
+/* rpc: JSON-RPC calls over a wsc connection, for ringexec, tests and examples.
  *
  * rpc_call() sends a request with a fresh integer id and waits for the
  * response with that id; every other message that arrives meanwhile
@@ -28,12 +28,18 @@ int64_t rpc_send(struct rpc *r, const char *method, json_t *params);
 /* Wait for the response with this id; the whole message ({"id","result"} or
  * {"id","error"}), new reference, or NULL on timeout/close. */
 json_t *rpc_wait_response(struct rpc *r, int64_t id, int timeout_ms);
+/* Send the notification {"method":method,"params":params} (params stolen;
+ * NULL: {}). 0 or -errno. */
+int rpc_notify(struct rpc *r, const char *method, json_t *params);
 /* rpc_send + rpc_wait_response. */
 json_t *rpc_call(struct rpc *r, const char *method, json_t *params, int timeout_ms);
 /* The "result" of a successful call (new reference), NULL on error/timeout. */
 json_t *rpc_result(struct rpc *r, const char *method, json_t *params, int timeout_ms);
 
-/* The next message of any kind (backlog first), new reference; NULL on timeout/close. */
+/* The next message of any kind (backlog first), new reference; NULL on timeout/close.
+ * timeout_ms 0 never waits: it takes what is buffered or readable now, so a
+ * program with its own poll() loop on wsc_fd() calls it until it returns NULL
+ * (bytes may have been buffered during a send, where poll() cannot see them). */
 json_t *rpc_next(struct rpc *r, int timeout_ms);
 /* The next notification with this method (NULL: any) whose params.processId equals
  * process_id (NULL: any); skipped messages stay in the backlog. New reference. */
@@ -87,6 +93,10 @@ void rpc_output_free(struct rpc_output *o);
 /* After rpc_next/rpc_wait_* returned NULL because the connection closed:
  * the peer's close code (0 for EOF without a close frame); -1 while open. */
 int rpc_close_code(const struct rpc *r);
+/* The -errno that failed the connection (a send or a receive), 0 if none. */
+int rpc_fail_error(const struct rpc *r);
+/* quiet: no "rpc: ..." diagnostics on stderr (a program with its own messages). */
+void rpc_set_quiet(struct rpc *r, bool quiet);
 
 /* Base64 helpers for tests (malloc'd results). */
 char *rpc_b64(const void *data, size_t len);

@@ -1,4 +1,4 @@
-/* wsc: the blocking WebSocket client shared by tests and examples.
+/* wsc: the blocking WebSocket client shared by ringexec, tests and examples.
  *
  * Owns one non-blocking socket, the hand-written HTTP upgrade, a wslay event
  * context for what is sent (messages of 16 KiB and more are masked a word at a

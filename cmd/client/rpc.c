@@ -1,9 +1,10 @@
-/* rpc: JSON-RPC over one wsc connection, for tests and examples.
+/* rpc: JSON-RPC over one wsc connection, for ringexec, tests and examples.
  *
  * Owns the request ids, the backlog of messages nobody has asked for yet
  * (arrival order, a singly linked queue), the process helpers built on it
  * (start, collect) and a strict base64 codec. Checks nothing on behalf of a
- * test: it hands messages over and lets the caller judge them.
+ * caller: it hands messages over and lets the caller judge them. It must not
+ * exit or print to stdout; its diagnostics go to stderr unless quiet.
  */
 #include "rpc.h"
 
@@ -29,6 +30,8 @@ struct rpc {
 	int64_t next_id;
 	struct rpc_item *head, *tail;	/* the backlog */
 	int close_code;			/* -1 while open */
+	int fail_err;			/* -errno that failed the connection, 0 if none */
+	bool quiet;			/* no diagnostics on stderr */
 };
 
 struct rpc *rpc_new(struct wsc *c)
@@ -83,6 +86,16 @@ struct wsc *rpc_wsc(struct rpc *r)
 int rpc_close_code(const struct rpc *r)
 {
 	return r->close_code;
+}
+
+int rpc_fail_error(const struct rpc *r)
+{
+	return r->fail_err;
+}
+
+void rpc_set_quiet(struct rpc *r, bool quiet)
+{
+	r->quiet = quiet;
 }
 
 /* ---- the backlog ---- */
@@ -191,8 +204,10 @@ static int rpc_pull(struct rpc *r, int64_t deadline_ms, json_t **out)
 		if (err == -ETIMEDOUT)
 			return 0;
 		if (err < 0) {
-			fprintf(stderr, "rpc: connection failed: %s\n", strerror(-err));
+			if (!r->quiet)
+				fprintf(stderr, "rpc: connection failed: %s\n", strerror(-err));
 			r->close_code = 0;
+			r->fail_err = err;
 			return -1;
 		}
 		if (m.kind == WSC_CLOSED) {
@@ -211,7 +226,8 @@ static int rpc_pull(struct rpc *r, int64_t deadline_ms, json_t **out)
 			j = json_loadb(m.data, m.len, JSON_ALLOW_NUL, &jerr);
 		if (!j) {
 			/* Hand it over as a JSON string so a test notices it. */
-			fprintf(stderr, "rpc: not JSON (%s): %.200s\n", jerr.text, m.data);
+			if (!r->quiet)
+				fprintf(stderr, "rpc: not JSON (%s): %.200s\n", jerr.text, m.data);
 			j = json_stringn_nocheck(m.data, m.len);
 		}
 		free(m.data);
@@ -337,10 +353,27 @@ int64_t rpc_send(struct rpc *r, const char *method, json_t *params)
 	err = rpc_send_json(r, msg);
 	json_decref(msg);
 	if (err < 0) {
-		fprintf(stderr, "rpc: sending %s failed: %s\n", method, strerror(-err));
+		if (!r->quiet)
+			fprintf(stderr, "rpc: sending %s failed: %s\n", method, strerror(-err));
+		r->fail_err = err;
 		return -1;
 	}
 	return id;
+}
+
+int rpc_notify(struct rpc *r, const char *method, json_t *params)
+{
+	json_t *msg = json_pack("{s:s, s:o}", "method", method, "params",
+				params ? params : json_object());
+	int err;
+
+	if (!msg)
+		return -ENOMEM;
+	err = rpc_send_json(r, msg);
+	json_decref(msg);
+	if (err < 0)
+		r->fail_err = err;
+	return err;
 }
 
 json_t *rpc_call(struct rpc *r, const char *method, json_t *params, int timeout_ms)
@@ -377,20 +410,14 @@ json_t *rpc_result(struct rpc *r, const char *method, json_t *params, int timeou
 
 int rpc_handshake(struct rpc *r)
 {
-	json_t *res, *note;
-	int err;
+	json_t *res;
 
 	res = rpc_result(r, "initialize", json_pack("{s:s}", "clientName", "ringexec-tests"),
 			 RPC_CALL_TIMEOUT_MS);
 	if (!res)
 		return -1;
 	json_decref(res);
-	note = json_pack("{s:s, s:{}}", "method", "initialized", "params");
-	if (!note)
-		return -1;
-	err = rpc_send_json(r, note);
-	json_decref(note);
-	return err < 0 ? -1 : 0;
+	return rpc_notify(r, "initialized", NULL) < 0 ? -1 : 0;
 }
 
 struct rpc *rpc_open(const char *url)
