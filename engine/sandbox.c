@@ -96,6 +96,34 @@ static struct sandbox_rule *sandbox_sorted(const struct sandbox_policy *p, size_
 	return r;
 }
 
+/* Is rule (normalized) path or one of its ancestors? Its length if so, else -1. */
+static long sandbox_covers(const char *rule, const char *path)
+{
+	size_t n = strlen(rule);
+	if (n == 1 && rule[0] == '/')
+		return 0;
+	if (strncmp(rule, path, n) != 0 || (path[n] != '\0' && path[n] != '/'))
+		return -1;
+	return (long)n;
+}
+
+enum sandbox_access sandbox_access_of(const struct sandbox_policy *p, const char *path)
+{
+	if (!p->restrict_fs)
+		return SANDBOX_WRITE;
+	long best = -1;
+	enum sandbox_access access = 0;
+	for (size_t i = 0; i < p->nrules; i++) {
+		long n = sandbox_covers(p->rules[i].path, path);
+		if (n < 0 || n < best)
+			continue;
+		if (n > best || p->rules[i].access > access)
+			access = p->rules[i].access;
+		best = n;
+	}
+	return access;
+}
+
 static char *sandbox_key(const struct sandbox_policy *p, const struct sandbox_rule *r,
 			 size_t n, size_t *len)
 {

@@ -48,6 +48,13 @@ struct sandbox_policy {
 	size_t nrules;
 };
 
+/* What a sandboxed process gets at path under policy: the access of the
+ * rule on the longest path that is path or one of its ancestors (on one
+ * path deny beats write beats read); 0 when no rule covers it (it is not
+ * there). Without restrict_fs, SANDBOX_WRITE (the host decides). /dev and
+ * /proc are the sandbox's own and not described here. Pure. */
+enum sandbox_access sandbox_access_of(const struct sandbox_policy *policy, const char *path);
+
 /* Templates kept this long after their last use. */
 #define SANDBOX_IDLE_MS 60000
 /* At most this many templates at once (the least recently used idle one

@@ -264,11 +264,11 @@ static void test_run_view(void)
 	REQUIRE(sandbox_get(ut_set, &pol, &sb) == 0);
 	struct ut_run_arg a;
 	snprintf(a.path, sizeof(a.path), "/etc/ringexec-ut-run");
-	CHECK(sandbox_run(sb, ut_try_write, &a) == 0 && a.err == -EROFS);
+	CHECK(sandbox_run(ut_set, sb, ut_try_write, &a) == 0 && a.err == -EROFS);
 	snprintf(a.path, sizeof(a.path), "%s/.git/run", ut_ws);
-	CHECK(sandbox_run(sb, ut_try_write, &a) == 0 && a.err == -EROFS);
+	CHECK(sandbox_run(ut_set, sb, ut_try_write, &a) == 0 && a.err == -EROFS);
 	snprintf(a.path, sizeof(a.path), "%s/run-ok", ut_ws);
-	CHECK(sandbox_run(sb, ut_try_write, &a) == 0 && a.err == 0);
+	CHECK(sandbox_run(ut_set, sb, ut_try_write, &a) == 0 && a.err == 0);
 	CHECK(access(a.path, F_OK) == 0);
 	CHECK(access("/etc/ringexec-ut-run", F_OK) < 0);
 }
