@@ -3,7 +3,9 @@
  * Owns the child: fork + exec with a clean signal state, stdin /dev/null,
  * stdout a pipe read only until the URL line (then closed), stderr ours, and
  * SIGTERM as its parent-death signal so a killed test leaves no server behind.
- * Stopping is SIGTERM, a pidfd wait with a deadline, then SIGKILL.
+ * Stopping is SIGTERM, a pidfd wait with a deadline, then SIGKILL. With
+ * $RINGEXEC_TEST_SERVER_UID set (and the test running as root), the server
+ * runs as that uid (and its $RINGEXEC_TEST_SERVER_GID, or the same number).
  */
 #include "server.h"
 
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,8 +27,34 @@
 #define SERVER_START_MS 10000
 #define SERVER_STOP_MS 10000
 
+static long server_env_id(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	if (!v || !*v)
+		return -1;
+	long n = strtol(v, &end, 10);
+	return *end || n < 0 ? -1 : n;
+}
+
+uid_t server_uid(void)
+{
+	long uid = server_env_id("RINGEXEC_TEST_SERVER_UID");
+	return uid >= 0 && getuid() == 0 ? (uid_t)uid : getuid();
+}
+
+gid_t server_gid(void)
+{
+	long uid = server_env_id("RINGEXEC_TEST_SERVER_UID");
+	long gid = server_env_id("RINGEXEC_TEST_SERVER_GID");
+	if (uid < 0 || getuid() != 0)
+		return getgid();
+	return (gid_t)(gid >= 0 ? gid : uid);
+}
+
 /* In the child: never returns. Only async-signal-safe calls. */
-static void server_child(const char *bin, char *const *argv, int out_fd, pid_t parent)
+static void server_child(const char *bin, char *const *argv, int out_fd, pid_t parent,
+			 uid_t uid, gid_t gid)
 {
 	static const char msg[] = "server: exec of $RINGEXECD failed\n";
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -43,6 +72,8 @@ static void server_child(const char *bin, char *const *argv, int out_fd, pid_t p
 	if (devnull >= 0 && devnull != 0)
 		dup2(devnull, 0);
 	if (dup2(out_fd, 1) < 0)
+		_exit(127);
+	if (uid != getuid() && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0))
 		_exit(127);
 	execv(bin, argv);
 	if (write(2, msg, sizeof(msg) - 1) < 0)
@@ -112,6 +143,8 @@ int server_start(struct server *s, const char *const *extra)
 		free(argv);
 		return -1;
 	}
+	uid_t uid = server_uid();
+	gid_t gid = server_gid();
 	fflush(NULL);	/* no duplicated stdio buffers in the child */
 	pid = fork();
 	if (pid < 0) {
@@ -122,7 +155,7 @@ int server_start(struct server *s, const char *const *extra)
 		return -1;
 	}
 	if (pid == 0)
-		server_child(bin, argv, pipefd[1], self);
+		server_child(bin, argv, pipefd[1], self, uid, gid);
 	free(argv);
 	close(pipefd[1]);
 

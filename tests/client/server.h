@@ -15,6 +15,11 @@ struct server {
 	int port;
 };
 
+/* The uid and gid the server runs as ($RINGEXEC_TEST_SERVER_UID/_GID when
+ * the test runs as root, else the test's own). */
+uid_t server_uid(void);
+gid_t server_gid(void);
+
 /* extra: NULL-terminated list of extra arguments, or NULL. 0 or -1. */
 int server_start(struct server *s, const char *const *extra);
 /* SIGTERM, wait up to 10 s (then SIGKILL). Returns the wait status. */
