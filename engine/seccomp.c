@@ -1,10 +1,10 @@
 /* seccomp: build the sandbox filters (see seccomp.h).
  *
- * A tiny assembler over struct sock_filter: every rule is a block that
- * starts with "is this the call?" and, when it is, ends in a return on
- * every path, so the accumulator still holds the syscall number for the
- * next rule whenever a block is skipped. Blocks are short, so every jump
- * fits BPF's 8-bit offsets.
+ * A tiny compiler over struct sock_filter: the rules are sorted by syscall
+ * number and laid out as a binary search tree (an upper half reached by a
+ * long jump), so a call is matched in a handful of comparisons. A rule's
+ * body, entered when the number matches, ends in a return on every path,
+ * so the accumulator holds the number wherever the tree branches.
  */
 #include "seccomp.h"
 
@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -51,6 +52,29 @@
 struct sc_prog {
 	struct sock_filter ins[SC_MAX];
 	unsigned short n;
+	bool overflow;
+};
+
+enum sc_kind {
+	SC_RET,		/* the call gives action */
+	SC_BITS,	/* EPERM when (arg & value) != 0 */
+	SC_EQ2,		/* EPERM when arg is value or value2 */
+	SC_ONLY,	/* EPERM unless arg is value */
+};
+
+struct sc_rule {
+	uint32_t nr;
+	enum sc_kind kind;
+	uint32_t action;	/* SC_RET */
+	unsigned arg;
+	uint32_t value, value2;
+};
+
+#define SC_MAX_RULES 128
+
+struct sc_rules {
+	struct sc_rule r[SC_MAX_RULES];
+	size_t n;
 	bool overflow;
 };
 
@@ -92,42 +116,89 @@ static void sc_prologue(struct sc_prog *p)
 #endif
 }
 
-/* nr -> action. */
-static void sc_deny(struct sc_prog *p, long nr, uint32_t action)
+static void sc_add(struct sc_rules *rs, struct sc_rule r)
 {
-	sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)nr);
-	sc_ret(p, action);
+	if (rs->n >= SC_MAX_RULES) {
+		rs->overflow = true;
+		return;
+	}
+	rs->r[rs->n++] = r;
 }
 
-/* nr with (arg & bits) != 0 -> EPERM; otherwise allowed. */
-static void sc_deny_bits(struct sc_prog *p, long nr, unsigned arg, uint32_t bits)
+static int sc_rule_cmp(const void *a, const void *b)
 {
-	sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, (uint32_t)nr);
-	sc_load(p, SC_ARG(arg));
-	sc_emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 1, bits);
-	sc_ret(p, SC_EPERM);
-	sc_ret(p, SECCOMP_RET_ALLOW);
+	const struct sc_rule *x = a, *y = b;
+	return x->nr < y->nr ? -1 : x->nr > y->nr;
 }
 
-/* nr with arg == one of two values -> EPERM; otherwise allowed. */
-static void sc_deny_eq2(struct sc_prog *p, long nr, unsigned arg, uint32_t v1, uint32_t v2)
+/* The instructions of one rule's body, entered when A == nr; every path
+ * ends in a return. */
+static void sc_body(struct sc_prog *p, const struct sc_rule *r)
 {
-	sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 5, (uint32_t)nr);
-	sc_load(p, SC_ARG(arg));
-	sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 2, 0, v1);
-	sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, v2);
-	sc_ret(p, SECCOMP_RET_ALLOW);
-	sc_ret(p, SC_EPERM);
+	switch (r->kind) {
+	case SC_RET:
+		sc_ret(p, r->action);
+		return;
+	case SC_BITS:
+		sc_load(p, SC_ARG(r->arg));
+		sc_emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 1, r->value);
+		sc_ret(p, SC_EPERM);
+		sc_ret(p, SECCOMP_RET_ALLOW);
+		return;
+	case SC_EQ2:
+		sc_load(p, SC_ARG(r->arg));
+		sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 2, 0, r->value);
+		sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, r->value2);
+		sc_ret(p, SECCOMP_RET_ALLOW);
+		sc_ret(p, SC_EPERM);
+		return;
+	case SC_ONLY:
+		sc_load(p, SC_ARG(r->arg));
+		sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, r->value);
+		sc_ret(p, SECCOMP_RET_ALLOW);
+		sc_ret(p, SC_EPERM);
+		return;
+	}
 }
 
-/* nr with arg != value -> EPERM; otherwise allowed. */
-static void sc_only(struct sc_prog *p, long nr, unsigned arg, uint32_t value)
+static unsigned sc_body_len(const struct sc_rule *r)
 {
-	sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, (uint32_t)nr);
-	sc_load(p, SC_ARG(arg));
-	sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, value);
-	sc_ret(p, SECCOMP_RET_ALLOW);
-	sc_ret(p, SC_EPERM);
+	return r->kind == SC_RET ? 1 : r->kind == SC_BITS ? 4 : 5;
+}
+
+/* A binary search over the sorted numbers (A holds the number): a few
+ * comparisons for any call instead of one per rule, which is what the
+ * kernel's per-number action cache (built by running the filter for
+ * every number at attach time) and every filtered call pay for. */
+static void sc_tree(struct sc_prog *p, const struct sc_rule *r, size_t n, uint32_t dflt)
+{
+	if (n <= 3) {
+		for (size_t i = 0; i < n; i++) {
+			sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)sc_body_len(&r[i]), r[i].nr);
+			sc_body(p, &r[i]);
+		}
+		sc_ret(p, dflt);
+		return;
+	}
+	size_t mid = n / 2;
+	/* A >= r[mid].nr: the upper half, through a long jump. */
+	sc_emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 1, r[mid].nr);
+	size_t ja = p->n;
+	sc_emit(p, BPF_JMP | BPF_JA, 0, 0, 0);
+	sc_tree(p, r, mid, dflt);
+	if (ja < SC_MAX)
+		p->ins[ja].k = (uint32_t)(p->n - ja - 1);
+	sc_tree(p, r + mid, n - mid, dflt);
+}
+
+static int sc_compile(struct sc_prog *p, struct sc_rules *rs, uint32_t dflt)
+{
+	p->n = 0;
+	p->overflow = rs->overflow;
+	qsort(rs->r, rs->n, sizeof(rs->r[0]), sc_rule_cmp);
+	sc_prologue(p);
+	sc_tree(p, rs->r, rs->n, dflt);
+	return p->overflow ? -E2BIG : 0;
 }
 
 /* Calls no sandboxed process may make (EPERM). */
@@ -157,47 +228,49 @@ static const long sc_denied[] = {
 #endif
 };
 
+#define SC_R(n, a) ((struct sc_rule){ .nr = (uint32_t)(n), .kind = SC_RET, .action = (a) })
+#define SC_B(n, i, bits) ((struct sc_rule){ .nr = (uint32_t)(n), .kind = SC_BITS, .arg = (i), .value = (bits) })
+
 static int sc_build_child(struct sc_prog *p, bool restrict_net)
 {
-	p->n = 0;
-	p->overflow = false;
-	sc_prologue(p);
+	struct sc_rules rs = { .n = 0 };
 	for (size_t i = 0; i < sizeof(sc_denied) / sizeof(sc_denied[0]); i++)
-		sc_deny(p, sc_denied[i], SC_EPERM);
+		sc_add(&rs, SC_R(sc_denied[i], SC_EPERM));
 	/* Out of the filter's reach (a struct argument): libc falls back. */
-	sc_deny(p, SYS_clone3, SC_ENOSYS);
-	sc_deny(p, SYS_openat2, SC_ENOSYS);
+	sc_add(&rs, SC_R(SYS_clone3, SC_ENOSYS));
+	sc_add(&rs, SC_R(SYS_openat2, SC_ENOSYS));
 
-	sc_deny_bits(p, SYS_clone, 0, SC_CLONE_NS);
-	sc_deny_eq2(p, SYS_ioctl, 1, TIOCSTI, TIOCLINUX);
+	sc_add(&rs, SC_B(SYS_clone, 0, SC_CLONE_NS));
+	sc_add(&rs, (struct sc_rule){ .nr = SYS_ioctl, .kind = SC_EQ2, .arg = 1, .value = TIOCSTI,
+				      .value2 = TIOCLINUX });
 	/* No set-user-ID or set-group-ID file can be made. */
-	sc_deny_bits(p, SYS_fchmod, 1, SC_SUID_BITS);
-	sc_deny_bits(p, SYS_fchmodat, 2, SC_SUID_BITS);
-	sc_deny_bits(p, SYS_fchmodat2, 2, SC_SUID_BITS);
-	sc_deny_bits(p, SYS_openat, 3, SC_SUID_BITS);
-	sc_deny_bits(p, SYS_mkdirat, 2, SC_SUID_BITS);
-	sc_deny_bits(p, SYS_mknodat, 2, SC_SUID_BITS);
+	sc_add(&rs, SC_B(SYS_fchmod, 1, SC_SUID_BITS));
+	sc_add(&rs, SC_B(SYS_fchmodat, 2, SC_SUID_BITS));
+	sc_add(&rs, SC_B(SYS_fchmodat2, 2, SC_SUID_BITS));
+	sc_add(&rs, SC_B(SYS_openat, 3, SC_SUID_BITS));
+	sc_add(&rs, SC_B(SYS_mkdirat, 2, SC_SUID_BITS));
+	sc_add(&rs, SC_B(SYS_mknodat, 2, SC_SUID_BITS));
 #ifdef SYS_chmod
-	sc_deny_bits(p, SYS_chmod, 1, SC_SUID_BITS);
+	sc_add(&rs, SC_B(SYS_chmod, 1, SC_SUID_BITS));
 #endif
 #ifdef SYS_open
-	sc_deny_bits(p, SYS_open, 2, SC_SUID_BITS);
+	sc_add(&rs, SC_B(SYS_open, 2, SC_SUID_BITS));
 #endif
 #ifdef SYS_creat
-	sc_deny_bits(p, SYS_creat, 1, SC_SUID_BITS);
+	sc_add(&rs, SC_B(SYS_creat, 1, SC_SUID_BITS));
 #endif
 #ifdef SYS_mkdir
-	sc_deny_bits(p, SYS_mkdir, 1, SC_SUID_BITS);
+	sc_add(&rs, SC_B(SYS_mkdir, 1, SC_SUID_BITS));
 #endif
 #ifdef SYS_mknod
-	sc_deny_bits(p, SYS_mknod, 1, SC_SUID_BITS);
+	sc_add(&rs, SC_B(SYS_mknod, 1, SC_SUID_BITS));
 #endif
 	if (restrict_net) {
-		sc_only(p, SYS_socket, 0, AF_UNIX);
-		sc_only(p, SYS_socketpair, 0, AF_UNIX);
+		sc_add(&rs, (struct sc_rule){ .nr = SYS_socket, .kind = SC_ONLY, .arg = 0, .value = AF_UNIX });
+		sc_add(&rs, (struct sc_rule){ .nr = SYS_socketpair, .kind = SC_ONLY, .arg = 0,
+					      .value = AF_UNIX });
 	}
-	sc_ret(p, SECCOMP_RET_ALLOW);
-	return p->overflow ? -E2BIG : 0;
+	return sc_compile(p, &rs, SECCOMP_RET_ALLOW);
 }
 
 /* What the init of a sandbox does: wait for signals and exits, reap. */
@@ -211,13 +284,10 @@ static const long sc_init_allowed[] = {
 
 static int sc_build_init(struct sc_prog *p)
 {
-	p->n = 0;
-	p->overflow = false;
-	sc_prologue(p);
+	struct sc_rules rs = { .n = 0 };
 	for (size_t i = 0; i < sizeof(sc_init_allowed) / sizeof(sc_init_allowed[0]); i++)
-		sc_deny(p, sc_init_allowed[i], SECCOMP_RET_ALLOW);
-	sc_ret(p, SECCOMP_RET_KILL_PROCESS);
-	return p->overflow ? -E2BIG : 0;
+		sc_add(&rs, SC_R(sc_init_allowed[i], SECCOMP_RET_ALLOW));
+	return sc_compile(p, &rs, SECCOMP_RET_KILL_PROCESS);
 }
 
 int seccomp_build(void)

@@ -75,15 +75,35 @@ int64_t bench_send(struct bench *b, const char *method, const char *params_json)
 	return err < 0 ? -1 : id;
 }
 
-int64_t bench_start(struct bench *b, const char *pid, const char *argv_json, bool tty)
+#define BENCH_SPECIAL(access, kind) \
+	"{\"access\":\"" access "\",\"path\":{\"type\":\"special\",\"value\":{\"kind\":\"" kind "\"}}}"
+#define BENCH_SUB(sub) \
+	"{\"access\":\"read\",\"path\":{\"type\":\"special\",\"value\":{\"kind\":\"project_roots\"," \
+	"\"subpath\":\"" sub "\"}},\"missing_path_behavior\":\"skip\"}"
+
+const char bench_sandbox_workspace_write[] =
+	"{\"cwd\":\"file:///tmp\",\"workspaceRoots\":[\"file:///tmp\"],\"permissions\":"
+	"{\"type\":\"managed\",\"network\":\"restricted\",\"file_system\":{\"type\":\"restricted\","
+	"\"entries\":[" BENCH_SPECIAL("read", "root") "," BENCH_SPECIAL("write", "project_roots") ","
+	BENCH_SPECIAL("write", "slash_tmp") "," BENCH_SPECIAL("write", "tmpdir") "," BENCH_SUB(".git") ","
+	BENCH_SUB(".agents") "," BENCH_SUB(".codex") "," BENCH_SUB(".aws") "]}},"
+	"\"windowsSandboxLevel\":\"disabled\",\"useLegacyLandlock\":false}";
+
+int64_t bench_start_in(struct bench *b, const char *pid, const char *argv_json, bool tty,
+		       const char *sandbox_json)
 {
-	char p[1024];
+	char p[4096];
 
 	snprintf(p, sizeof(p),
 		 "{\"processId\":\"%s\",\"argv\":%s,\"cwd\":\"file:///tmp\","
-		 "\"env\":{\"PATH\":\"/usr/bin:/bin\",\"TERM\":\"dumb\"},\"tty\":%s}",
-		 pid, argv_json, tty ? "true" : "false");
+		 "\"env\":{\"PATH\":\"/usr/bin:/bin\",\"TERM\":\"dumb\"},\"tty\":%s,\"sandbox\":%s}",
+		 pid, argv_json, tty ? "true" : "false", sandbox_json ? sandbox_json : "null");
 	return bench_send(b, "process/start", p);
+}
+
+int64_t bench_start(struct bench *b, const char *pid, const char *argv_json, bool tty)
+{
+	return bench_start_in(b, pid, argv_json, tty, NULL);
 }
 
 static const char b64_alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

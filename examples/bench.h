@@ -47,6 +47,11 @@ void bench_close(struct bench *b);
 int64_t bench_send(struct bench *b, const char *method, const char *params_json);
 /* process/start params; argv_json is a JSON array text. */
 int64_t bench_start(struct bench *b, const char *pid, const char *argv_json, bool tty);
+/* The same with a `sandbox` (JSON text, or NULL for none). */
+int64_t bench_start_in(struct bench *b, const char *pid, const char *argv_json, bool tty,
+		       const char *sandbox_json);
+/* codex's `--sandbox workspace-write` policy for the workspace /tmp. */
+extern const char bench_sandbox_workspace_write[];
 /* process/write of raw bytes with a fresh writeId. */
 int64_t bench_write(struct bench *b, const char *pid, const void *data, size_t len);
 /* Next frame: 1 (*e filled; bev_free it), 0 timeout, -1 connection failed. */

@@ -2,9 +2,10 @@
  * to what the machine itself needs, all over one live connection.
  *
  * Times /bin/true start->response and start->closed (events mode, and read
- * mode: process/read long-polls), PTY `echo hi` start->first output and
- * ->closed, and keystroke echo through a raw-mode PTY `cat`. Floors from
- * the same run: vfork+execve+waitpid of /bin/true and a WebSocket ping->pong.
+ * mode: process/read long-polls), the same start->closed under codex's
+ * workspace-write sandbox, PTY `echo hi` start->first output and ->closed,
+ * and keystroke echo through a raw-mode PTY `cat`. Floors from the same
+ * run: vfork+execve+waitpid of /bin/true and a WebSocket ping->pong.
  * Usage: latency URL|- [N [KEYSTROKES]]; "-" starts $RINGEXECD.
  */
 #include <stdio.h>
@@ -65,9 +66,11 @@ static bool has_bytes(const struct ptrack *t, int64_t n)
 	return t->bytes >= n;
 }
 
+static const char *sandbox_json;	/* set for a sandboxed start */
+
 static int start_checked(struct bench *b, const char *id, const char *argv, bool tty, int64_t *t_resp)
 {
-	int64_t rid = bench_start(b, id, argv, tty);
+	int64_t rid = bench_start_in(b, id, argv, tty, sandbox_json);
 	json_t *r = bench_wait_response(b, rid, 5000, on_event, NULL);
 	*t_resp = wsc_now_us();
 	bool ok = r && json_object_get(r, "result");
@@ -92,6 +95,15 @@ static int run_events(struct bench *b, int64_t *to_resp, int64_t *to_closed)
 	*to_resp = tr - t0;
 	*to_closed = tracks[i].t_closed - t0;
 	return 0;
+}
+
+/* events mode under codex's workspace-write sandbox. */
+static int run_sandboxed(struct bench *b, int64_t *to_resp, int64_t *to_closed)
+{
+	sandbox_json = bench_sandbox_workspace_write;
+	int ret = run_events(b, to_resp, to_closed);
+	sandbox_json = NULL;
+	return ret;
 }
 
 /* read mode: /bin/true, process/read long-polls until a result says closed. */
@@ -173,7 +185,7 @@ int main(int argc, char **argv)
 		n = 10;
 	if (nk < 10)
 		nk = 10;
-	ntracks = 3L * (n + warmup) + 8;
+	ntracks = 4L * (n + warmup) + 8;
 	tracks = calloc((size_t)ntracks, sizeof(*tracks));
 	if (bench_open(&b, argv[1], "latency") < 0)
 		return 1;
@@ -181,11 +193,13 @@ int main(int argc, char **argv)
 	int64_t *rclosed = calloc((size_t)n, 8), *pout = calloc((size_t)n, 8);
 	int64_t *pclosed = calloc((size_t)n, 8), *floor = calloc((size_t)n, 8);
 	int64_t *pings = calloc((size_t)(n + nk), 8), *keys = calloc((size_t)nk, 8);
+	int64_t *sresp = calloc((size_t)n, 8), *sclosed = calloc((size_t)n, 8);
 	int np = 0;
 
 	for (int i = 0; i < warmup; i++) {
 		int64_t a, c;
-		if (run_events(&b, &a, &c) < 0 || run_read(&b, &a) < 0 || run_pty(&b, &a, &c) < 0) {
+		if (run_events(&b, &a, &c) < 0 || run_read(&b, &a) < 0 || run_pty(&b, &a, &c) < 0 ||
+		    run_sandboxed(&b, &a, &c) < 0) {
 			fprintf(stderr, "latency: warm-up failed\n");
 			return 1;
 		}
@@ -196,7 +210,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		floor[i] = spawn_floor_once();
 		if (run_events(&b, &resp[i], &closed[i]) < 0 || run_read(&b, &rclosed[i]) < 0 ||
-		    run_pty(&b, &pout[i], &pclosed[i]) < 0)
+		    run_pty(&b, &pout[i], &pclosed[i]) < 0 || run_sandboxed(&b, &sresp[i], &sclosed[i]) < 0)
 			return 1;
 		if ((pings[np++] = ping(&b)) < 0)
 			return 1;
@@ -250,6 +264,7 @@ int main(int argc, char **argv)
 	struct stats s_resp = stats_of(resp, n), s_closed = stats_of(closed, n);
 	struct stats s_rclosed = stats_of(rclosed, n), s_pout = stats_of(pout, n);
 	struct stats s_pclosed = stats_of(pclosed, n), s_keys = stats_of(keys, nk);
+	struct stats s_sresp = stats_of(sresp, n), s_sclosed = stats_of(sclosed, n);
 	printf("latency: %s, %d iterations after %d warm-up, %d keystrokes\n\n", b.url, n, warmup, nk);
 	print_head();
 	print_row("floor: vfork+exec+wait /bin/true", fs, 0);
@@ -257,6 +272,8 @@ int main(int argc, char **argv)
 	print_row("start -> response (events)", s_resp, (double)fs.p50);
 	print_row("start -> closed /bin/true (events)", s_closed, (double)fs.p50);
 	print_row("start -> closed /bin/true (read)", s_rclosed, (double)fs.p50);
+	print_row("sandboxed: start -> response", s_sresp, (double)fs.p50);
+	print_row("sandboxed: start -> closed /bin/true", s_sclosed, (double)fs.p50);
 	print_row("PTY echo hi: start -> first output", s_pout, (double)fs.p50);
 	print_row("PTY echo hi: start -> closed", s_pclosed, (double)fs.p50);
 	print_row("keystroke echo (raw PTY cat)", s_keys, (double)ps.p50);
@@ -267,6 +284,10 @@ int main(int argc, char **argv)
 	bench_kv("start_closed_events_p99_us", (double)s_closed.p99);
 	bench_kv("start_closed_events_x_vfork", (double)s_closed.p50 / (double)fs.p50);
 	bench_kv("start_closed_read_p50_us", (double)s_rclosed.p50);
+	bench_kv("sandboxed_start_response_p50_us", (double)s_sresp.p50);
+	bench_kv("sandboxed_start_closed_p50_us", (double)s_sclosed.p50);
+	bench_kv("sandboxed_start_closed_p99_us", (double)s_sclosed.p99);
+	bench_kv("sandboxed_start_closed_x_vfork", (double)s_sclosed.p50 / (double)fs.p50);
 	bench_kv("pty_first_output_p50_us", (double)s_pout.p50);
 	bench_kv("pty_closed_p50_us", (double)s_pclosed.p50);
 	bench_kv("keystroke_p50_us", (double)s_keys.p50);
