@@ -284,6 +284,10 @@ static void loop_dispatch(struct loop *lp)
 int loop_run(struct loop *lp)
 {
 	while (!lp->stop) {
+		/* What the last turn prepared (replies) goes out before the
+		 * deferred work (which may take a while) runs. */
+		if (lp->defer_head && io_uring_sq_ready(&lp->ring))
+			io_uring_submit(&lp->ring);
 		loop_run_deferred(lp);
 		if (lp->stop)
 			break;

@@ -79,13 +79,17 @@ struct proc {
 	struct loop_op wait_op;		/* WAITID, or POLL_ADD on the pidfd */
 	siginfo_t si;			/* written by WAITID at completion */
 	bool wait_inflight;
-	/* Sandboxed: the init of its PID namespace, also ours to reap. */
+	/* Sandboxed: the init of its PID namespace and the launcher that
+	 * made it, also ours to reap ([0] the init, [1] the launcher). */
 	bool sandboxed;
-	pid_t init_pid;
-	int init_pidfd;			/* -1 once reaped (or none) */
-	void *init_mem;			/* its stack, freed once reaped */
-	struct loop_op init_wait_op;
-	siginfo_t init_si;
+	struct proc_reap {
+		struct proc *p;
+		pid_t pid;
+		int pidfd;		/* -1 once reaped (or none) */
+		struct loop_op op;
+		siginfo_t si;
+	} reaps[2];
+	void *init_mem;			/* their stacks, freed once both are reaped */
 	int exit_code;			/* status, or 128+signal */
 	int exit_signo;			/* terminating signal, or 0 */
 	uint64_t exit_seq;		/* seq of `exited`, 0 until emitted */
@@ -110,7 +114,8 @@ static void proc_on(struct proc *p, enum proc_event ev);
 static void proc_read_arm(struct proc_stream *s);
 static void proc_write_arm(struct proc *p);
 static void proc_wait_arm(struct proc *p);
-static void proc_init_wait_arm(struct proc *p);
+struct proc_reap;
+static void proc_reap_arm(struct proc_reap *r);
 
 enum proc_write_status proc_write_status_of(enum proc_state state, bool stdin_open)
 {
@@ -155,9 +160,13 @@ void engine_unlink_proc(struct engine *eng, struct proc *p)
 
 bool engine_tracks_pid(const struct engine *eng, pid_t pid)
 {
-	for (const struct proc *p = eng->procs; p; p = p->next)
-		if ((p->pid == pid && p->pidfd >= 0) || (p->init_pid == pid && p->init_pidfd >= 0))
+	for (const struct proc *p = eng->procs; p; p = p->next) {
+		if (p->pid == pid && p->pidfd >= 0)
 			return true;
+		for (int i = 0; i < 2; i++)
+			if (p->reaps[i].pid == pid && p->reaps[i].pidfd >= 0)
+				return true;
+	}
 	return false;
 }
 
@@ -165,7 +174,7 @@ size_t engine_unreaped(const struct engine *eng)
 {
 	size_t n = 0;
 	for (const struct proc *p = eng->procs; p; p = p->next)
-		n += (p->pidfd >= 0) + (p->init_pidfd >= 0);
+		n += (p->pidfd >= 0) + (p->reaps[0].pidfd >= 0) + (p->reaps[1].pidfd >= 0);
 	return n;
 }
 
@@ -211,7 +220,10 @@ struct proc *proc_new(struct engine *eng, const struct proc_observer *obs, void 
 	p->ctx = ctx;
 	p->state = PROC_STARTING;
 	p->pidfd = -1;
-	p->init_pidfd = -1;
+	for (int i = 0; i < 2; i++) {
+		p->reaps[i].p = p;
+		p->reaps[i].pidfd = -1;
+	}
 	p->stdin_fd = -1;
 	p->next_seq = 1;
 	p->wq_tail = &p->wq_head;
@@ -286,7 +298,8 @@ static void proc_free(struct proc *p)
 		proc_close_fd(&p->streams[i].fd);
 	proc_drop_stdin(p);
 	proc_close_fd(&p->pidfd);
-	proc_close_fd(&p->init_pidfd);
+	for (int i = 0; i < 2; i++)
+		proc_close_fd(&p->reaps[i].pidfd);
 	spawn_init_mem_free(p->init_mem);
 	engine_retained_add(p->eng, -(long)outlog_bytes(&p->log));
 	outlog_free(&p->log);
@@ -505,6 +518,11 @@ static void proc_record_exit(struct proc *p, const siginfo_t *si)
 static void proc_reaped(struct proc *p)
 {
 	proc_close_fd(&p->pidfd);
+	/* A sandbox's init and launcher outlive the command only until now:
+	 * killing the init ends what the command left in its namespace. */
+	for (int i = 0; i < 2; i++)
+		if (p->reaps[i].pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, p->reaps[i].pidfd, SIGKILL, NULL, 0);
 	proc_on(p, EV_EXIT);
 }
 
@@ -560,43 +578,48 @@ static void proc_wait_arm(struct proc *p)
 	p->inflight++;
 }
 
-/* The init of a sandboxed proc's PID namespace: it exits once the command
- * has (killing what is left there), or when proc_signal kills it. */
-static void proc_init_wait_done(struct loop_op *op, int res, uint32_t flags)
+/* The init of a sandboxed proc's PID namespace and the launcher, killed
+ * when the command has been reaped (or by proc_signal's SIGKILL): reaped
+ * here, their stacks freed after. */
+static void proc_reap_done(struct loop_op *op, int res, uint32_t flags)
 {
 	(void)flags;
-	struct proc *p = container_of(op, struct proc, init_wait_op);
+	struct proc_reap *r = container_of(op, struct proc_reap, op);
+	struct proc *p = r->p;
 	p->inflight--;
 	if (res == -EINTR || res == -EAGAIN) {
-		proc_init_wait_arm(p);
+		proc_reap_arm(r);
 		return;
 	}
 	if (!loop_has_waitid(p->eng->loop)) {
 		siginfo_t si;
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_PIDFD, (id_t)p->init_pidfd, &si, WEXITED | WNOHANG | __WALL) == 0 &&
+		if (waitid(P_PIDFD, (id_t)r->pidfd, &si, WEXITED | WNOHANG | __WALL) == 0 &&
 		    si.si_pid == 0) {
-			proc_init_wait_arm(p);
+			proc_reap_arm(r);
 			return;
 		}
 	}
-	proc_close_fd(&p->init_pidfd);
-	spawn_init_mem_free(p->init_mem);
-	p->init_mem = NULL;
+	proc_close_fd(&r->pidfd);
+	if (p->reaps[0].pidfd < 0 && p->reaps[1].pidfd < 0) {
+		spawn_init_mem_free(p->init_mem);
+		p->init_mem = NULL;
+	}
 	proc_maybe_free(p);
 }
 
-static void proc_init_wait_arm(struct proc *p)
+static void proc_reap_arm(struct proc_reap *r)
 {
-	p->init_wait_op.cb = proc_init_wait_done;
-	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &p->init_wait_op);
+	struct proc *p = r->p;
+	r->op.cb = proc_reap_done;
+	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &r->op);
 	if (loop_has_waitid(p->eng->loop)) {
-		memset(&p->init_si, 0, sizeof(p->init_si));
-		io_uring_prep_rw(RINGEXEC_OP_WAITID, sqe, p->init_pidfd, NULL, P_PIDFD, 0);
+		memset(&r->si, 0, sizeof(r->si));
+		io_uring_prep_rw(RINGEXEC_OP_WAITID, sqe, r->pidfd, NULL, P_PIDFD, 0);
 		sqe->file_index = WEXITED | __WALL;
-		sqe->addr2 = (uint64_t)(uintptr_t)&p->init_si;
+		sqe->addr2 = (uint64_t)(uintptr_t)&r->si;
 	} else {
-		io_uring_prep_poll_add(sqe, p->init_pidfd, POLLIN);
+		io_uring_prep_poll_add(sqe, r->pidfd, POLLIN);
 	}
 	p->inflight++;
 }
@@ -759,8 +782,8 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 		ss.stderr_fd = err[1];
 	}
 
+	struct sandbox *sb = NULL;
 	if (spec->sandbox) {
-		struct sandbox *sb;
 		/* Whatever stops us from building it, the answer is the same:
 		 * this policy cannot be enforced here (sandbox.c logs why). */
 		if (sandbox_get(eng->sandboxes, spec->sandbox, &sb) < 0) {
@@ -768,9 +791,12 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 			goto fail;
 		}
 		ss.sandbox = sandbox_spawn_info(sb);
+		ss.spare = sandbox_spare(sb);
 	}
 	struct spawn_result sr;
 	ret = spawn_start(&ss, &sr);
+	if (ss.sandbox)
+		sandbox_spawned(sb);
 	/* The child has its copies now (or failed): drop ours. */
 	proc_close_fd(&slave);
 	proc_close_fd(&out[1]);
@@ -782,8 +808,10 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 	p->pid = sr.pid;
 	p->pidfd = sr.pidfd;
 	p->sandboxed = ss.sandbox != NULL;
-	p->init_pid = sr.init_pid;
-	p->init_pidfd = sr.init_pidfd;
+	p->reaps[0].pid = sr.init_pid;
+	p->reaps[0].pidfd = sr.init_pidfd;
+	p->reaps[1].pid = sr.launcher_pid;
+	p->reaps[1].pidfd = sr.launcher_pidfd;
 	p->init_mem = sr.init_mem;
 	p->tty = spec->tty;
 	if (spec->tty) {
@@ -803,8 +831,9 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 	for (int i = 0; i < p->nstreams; i++)
 		proc_read_arm(&p->streams[i]);
 	proc_wait_arm(p);
-	if (p->init_pidfd >= 0)
-		proc_init_wait_arm(p);
+	for (int i = 0; i < 2; i++)
+		if (p->reaps[i].pidfd >= 0)
+			proc_reap_arm(&p->reaps[i]);
 	return 0;
 
 fail:
@@ -823,8 +852,10 @@ fail:
 int proc_signal(struct proc *p, int sig)
 {
 	/* A sandbox's init takes its whole PID namespace down with it. */
-	if (sig == SIGKILL && p->init_pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, p->init_pidfd, SIGKILL, NULL, 0);
+	if (sig == SIGKILL)
+		for (int i = 0; i < 2; i++)
+			if (p->reaps[i].pidfd >= 0)
+				syscall(SYS_pidfd_send_signal, p->reaps[i].pidfd, SIGKILL, NULL, 0);
 	if (p->pid <= 0 || p->state == PROC_CLOSED)
 		return -ESRCH;
 	if (kill(-p->pid, sig) < 0)

@@ -34,13 +34,18 @@
 #define SANDBOX_BUILD_STACK (128 * 1024)
 /* sandbox_run's child runs ordinary (instrumented) code: a roomy stack. */
 #define SANDBOX_RUN_STACK (1024 * 1024)
+/* A template's next spare PID namespace is made this long after a spawn. */
+#define SANDBOX_REFILL_MS 2
 
 struct sandbox {
 	struct sandbox *next;
+	struct sandbox_set *set;
 	char *key;			/* malloc'd */
 	size_t keylen;
 	uint64_t last_used_ms;
 	struct spawn_sandbox sp;	/* the namespace fds, what spawn enters */
+	struct spawn_spare *spare;	/* a PID namespace ready for the next command */
+	struct loop_timer refill;	/* makes the next spare */
 };
 
 struct sandbox_set {
@@ -155,6 +160,8 @@ static void sandbox_close_fds(struct spawn_sandbox *sp)
 
 static void sandbox_free(struct sandbox *sb)
 {
+	loop_timer_cancel(sb->set->loop, &sb->refill);
+	spawn_spare_free(sb->spare);
 	sandbox_close_fds(&sb->sp);
 	free(sb->key);
 	free(sb);
@@ -283,14 +290,13 @@ static int sandbox_try(struct sandbox_set *set, char *why, size_t whylen)
 	if (ret < 0) {
 		snprintf(why, whylen, "a confined child failed: %s", strerror(-ret));
 	} else {
-		siginfo_t si;
-		while (waitid(P_PIDFD, (id_t)r.pidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR)
-			;
-		while (waitid(P_PIDFD, (id_t)r.init_pidfd, &si, WEXITED | __WALL) < 0 &&
-		       errno == EINTR)
-			;
-		close(r.pidfd);
-		close(r.init_pidfd);
+		spawn_reap_pidfd(r.pidfd);
+		/* The init and the launcher stay until killed (as proc.c does
+		 * once the command is reaped). */
+		syscall(SYS_pidfd_send_signal, r.launcher_pidfd, SIGKILL, NULL, 0);
+		syscall(SYS_pidfd_send_signal, r.init_pidfd, SIGKILL, NULL, 0);
+		spawn_reap_pidfd(r.launcher_pidfd);
+		spawn_reap_pidfd(r.init_pidfd);
 		spawn_init_mem_free(r.init_mem);
 	}
 	sandbox_close_fds(&sp);
@@ -320,6 +326,7 @@ int sandbox_probe(const struct sandbox_config *cfg, char *why, size_t whylen)
 /* ---- the set ---- */
 
 static void sandbox_idle(struct loop_timer *t);
+static void sandbox_refill(struct loop_timer *t);
 
 int sandbox_set_new(struct sandbox_set **out, struct loop *lp, const struct sandbox_config *cfg)
 {
@@ -441,6 +448,8 @@ int sandbox_get(struct sandbox_set *set, const struct sandbox_policy *policy,
 	struct sandbox *sb = calloc(1, sizeof(*sb));
 	if (!sb)
 		goto out;
+	sb->set = set;
+	loop_timer_init(&sb->refill, sandbox_refill);
 	if (!set->hardened) {
 		/* Every sandbox's init shares our memory: nothing in a sandbox
 		 * may open /proc/<init>/mem (or any of our /proc files). */
@@ -479,6 +488,26 @@ out:
 const struct spawn_sandbox *sandbox_spawn_info(const struct sandbox *sb)
 {
 	return &sb->sp;
+}
+
+struct spawn_spare **sandbox_spare(struct sandbox *sb)
+{
+	return &sb->spare;
+}
+
+static void sandbox_refill(struct loop_timer *t)
+{
+	struct sandbox *sb = (struct sandbox *)((char *)t - offsetof(struct sandbox, refill));
+	if (!sb->spare && spawn_spare_new(&sb->sp, &sb->spare) < 0)
+		sb->spare = NULL;	/* the next spawn makes its own (and says why) */
+}
+
+/* The next spare is made a little later, not at once: a short command
+ * is then usually done before it, so the two do not share the CPUs. */
+void sandbox_spawned(struct sandbox *sb)
+{
+	if (!sb->spare && !loop_timer_armed(&sb->refill))
+		loop_timer_arm(sb->set->loop, &sb->refill, SANDBOX_REFILL_MS);
 }
 
 /* ---- running a function inside ---- */

@@ -89,9 +89,15 @@ size_t sandbox_set_count(const struct sandbox_set *set);
 int sandbox_get(struct sandbox_set *set, const struct sandbox_policy *policy,
 		struct sandbox **out);
 
-/* What spawn needs to enter a template (spawn.h's struct spawn_sandbox). */
+/* What spawn needs to enter a template (spawn.h's struct spawn_sandbox),
+ * and the template's spare PID namespace (NULL while none is ready): pass
+ * both in struct spawn_spec, then call sandbox_spawned(), which prepares
+ * the next spare on the loop's next turn, after the reply has gone out. */
 struct spawn_sandbox;
+struct spawn_spare;
 const struct spawn_sandbox *sandbox_spawn_info(const struct sandbox *sb);
+struct spawn_spare **sandbox_spare(struct sandbox *sb);
+void sandbox_spawned(struct sandbox *sb);
 
 /* Run fn(arg) in a child that has entered sb's user and mount namespaces
  * with no capability (so it sees the file system as a sandboxed process

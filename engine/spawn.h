@@ -19,11 +19,14 @@
 
 struct sock_fprog;
 
-/* What a sandboxed spawn enters (a template from sandbox.c): the child
- * setns()es into these, takes a private copy of the mounts and a PID
- * namespace of its own (whose init, pid 1 there, is a small reaper that
- * lives as long as the child), mounts its own /proc, drops every
- * capability, sets no_new_privs and loads filter before execve. */
+/* What a sandboxed spawn enters (a template from sandbox.c). Each command
+ * gets a PID namespace of its own, with its own /proc in a private copy of
+ * the template's mounts: a *spare* holds one ready, its init (pid 1, a
+ * small reaper that lives as long as the command) and its launcher (which
+ * has entered that PID namespace, dropped every capability, set
+ * no_new_privs and loaded the filter, and waits). A spawn hands the
+ * launcher the command; the launcher clones it as pid 2 (our child, by
+ * CLONE_PARENT), and the command inherits all of that and only execs. */
 struct spawn_sandbox {
 	int userfd;			/* user namespace, or -1 (root without one) */
 	int mntfd;			/* mount namespace */
@@ -35,6 +38,8 @@ struct spawn_sandbox {
 	const struct sock_fprog *init_filter;	/* and for its init */
 };
 
+struct spawn_spare;
+
 struct spawn_spec {
 	const char *const *argv;	/* NULL-terminated, argv[0] = program to run */
 	const char *arg0;		/* argv[0] the child sees; NULL: argv[0] */
@@ -45,6 +50,9 @@ struct spawn_spec {
 	int stderr_fd;			/* becomes fd 2 */
 	bool ctty;			/* make stdin_fd the controlling terminal */
 	const struct spawn_sandbox *sandbox;	/* NULL: not sandboxed */
+	/* Sandboxed: a spare made for this sandbox, taken (set to NULL) by
+	 * spawn_start; NULL or *spare NULL: one is made on the spot. */
+	struct spawn_spare **spare;
 	bool probe;			/* sandboxed: exit 0 instead of execve (a test of
 					   the confinement); argv[0] is then not run */
 };
@@ -53,11 +61,14 @@ struct spawn_result {
 	pid_t pid;	/* the child's pid (also its pgid and sid) */
 	int pidfd;	/* O_CLOEXEC pidfd of the child */
 	/* Sandboxed: the init of the child's PID namespace, also our child
-	 * (it exits, killing what is left there, once the child has exited).
-	 * Reap it through init_pidfd, then spawn_init_mem_free(init_mem).
-	 * -1, 0 and NULL when not sandboxed. */
+	 * (it exits, killing what is left there, once the child has exited),
+	 * and the launcher that cloned the child (it exits at once). Reap both
+	 * through their pidfds, then spawn_init_mem_free(init_mem). -1, 0 and
+	 * NULL when not sandboxed. */
 	int init_pidfd;
 	pid_t init_pid;
+	int launcher_pidfd;
+	pid_t launcher_pid;
 	void *init_mem;
 };
 
@@ -75,8 +86,19 @@ void spawn_note_signals(void);
  * already reaped), or of clone itself. */
 int spawn_start(const struct spawn_spec *spec, struct spawn_result *out);
 
-/* The init's stack, once the init is reaped. NULL-safe. */
+/* Wait for the (exited or exiting) child behind pidfd, reap it, close pidfd.
+ * Blocks: for children known to be on their way out. */
+void spawn_reap_pidfd(int pidfd);
+
+/* The init's and launcher's stacks, once both are reaped. NULL-safe. */
 void spawn_init_mem_free(void *mem);
+
+/* A spare for sb, ready shortly (it warms up on its own, concurrently):
+ * blocks only for one clone of a child that enters the template. 0 or
+ * -errno. */
+int spawn_spare_new(const struct spawn_sandbox *sb, struct spawn_spare **out);
+/* Kill and reap an unused spare. NULL-safe. */
+void spawn_spare_free(struct spawn_spare *sp);
 
 /* Open a PTY pair: master O_RDWR|O_NOCTTY|O_CLOEXEC|O_NONBLOCK, slave via
  * TIOCGPTPEER (O_RDWR|O_NOCTTY|O_CLOEXEC), window size rows x cols set.

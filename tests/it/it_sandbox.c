@@ -167,17 +167,58 @@ static size_t count_lines(const char *path)
 	return n;
 }
 
-static bool no_children(pid_t pid, int timeout_ms)
+/* The server's children: the spare PID namespaces it keeps ready (an init
+ * and a launcher for each policy in use), and what runs. */
+static int children_count(pid_t pid)
 {
-	char buf[256];
+	char buf[4096];
+	children_of(pid, buf, sizeof(buf));
+	int n = 0;
+	for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
+		n++;
+	return n;
+}
+
+/* The number of children once it has not changed for 200 ms (the init
+ * and launcher of what just ran are on their way out). */
+static int quiet_children(pid_t pid)
+{
+	int n = children_count(pid), same = 0;
+	for (int64_t end = wsc_now_ms() + 3000; same < 20 && wsc_now_ms() < end; same++) {
+		usleep(10000);
+		int now = children_count(pid);
+		if (now != n) {
+			n = now;
+			same = 0;
+		}
+	}
+	return n;
+}
+
+/* Within timeout_ms the server has exactly want children, none a zombie. */
+static bool children_settle(pid_t pid, int want, int timeout_ms)
+{
+	char buf[4096];
 	int64_t end = wsc_now_ms() + timeout_ms;
 	do {
 		children_of(pid, buf, sizeof(buf));
-		if (!buf[0])
+		int n = 0;
+		bool zombie = false;
+		for (char *t = strtok(buf, " "); t; t = strtok(NULL, " ")) {
+			char p[64];
+			snprintf(p, sizeof(p), "/proc/%s/stat", t);
+			char *st = slurp(p);
+			char *rp = st ? strrchr(st, ')') : NULL;
+			zombie |= rp && rp[1] == ' ' && rp[2] == 'Z';
+			free(st);
+			n++;
+		}
+		if (n == want && !zombie)
 			return true;
 		usleep(10000);
 	} while (wsc_now_ms() < end);
-	tap_diag("children of the server: %s", buf);
+	children_of(pid, buf, sizeof(buf));
+	tap_diag("children of the server: %s (want %d)", buf, want);
 	return false;
 }
 
@@ -521,6 +562,11 @@ static void fork_bomb_is_terminated_and_reaped(void)
 		 "b() { if [ $1 -gt 0 ]; then (b $(($1 - 1)) &) ; (setsid sh -c 'sleep 300 # %s' &); "
 		 "b $(($1 - 1)); fi; }; b 8; sleep 0.2; echo ready; exec sleep 300 # %s",
 		 marker, marker);
+	/* The policy's template and its spare exist: that is the baseline. */
+	struct rpc_output w;
+	CHECK(run_argv(r, json_pack("[s]", "true"), policy("workspace-write", "restricted"), &w) == 0);
+	rpc_output_free(&w);
+	int children = quiet_children(srv.pid);
 	json_t *resp = rpc_call(r, "process/start",
 				start_params("bomb", json_pack("[s,s,s]", "sh", "-c", script),
 					     policy("workspace-write", "restricted"), false), T_MS);
@@ -551,7 +597,9 @@ static void fork_bomb_is_terminated_and_reaped(void)
 	for (int i = 0; i < 200 && (left = count_marked(marker)) > 0; i++)
 		usleep(10000);	/* the kernel tears the namespace down asynchronously */
 	CHECKF(left == 0, "%d left", left);
-	CHECK(no_children(srv.pid, 5000));
+	/* The bomb and its init are reaped; the spare made for the next
+	 * command is there instead. */
+	CHECK(children_settle(srv.pid, children, 5000));
 	rpc_free(r);
 }
 
@@ -818,7 +866,8 @@ static void thousand_starts_leave_nothing(void)
 	rpc_output_free(&o);
 	char m[64];
 	snprintf(m, sizeof(m), "/proc/%d/mountinfo", (int)srv.pid);
-	CHECK(no_children(srv.pid, 5000));	/* the warm-up's init is reaped too */
+	/* The warm-up's init is reaped, the next spare ready. */
+	int children = quiet_children(srv.pid);
 	char *mounts_before = slurp(m);
 	int fds_before = count_fds(srv.pid);
 	json_t *pol = policy("workspace-write", "restricted");
@@ -830,7 +879,7 @@ static void thousand_starts_leave_nothing(void)
 	}
 	json_decref(pol);
 	CHECK(ok == 1000);
-	CHECK(no_children(srv.pid, 5000));	/* the last inits are reaped */
+	CHECK(children_settle(srv.pid, children, 5000));	/* the last inits reaped */
 	char *mounts_after = slurp(m);
 	CHECK(mounts_before && mounts_after && strcmp(mounts_before, mounts_after) == 0);
 	free(mounts_before);

@@ -91,9 +91,11 @@ static int ut_run(const struct sandbox_policy *pol, const char *cwd, const char 
 	struct spawn_spec spec = {
 		.argv = argv, .envp = ut_env, .cwd = cwd, .stdin_fd = null,
 		.stdout_fd = p[1], .stderr_fd = p[1], .sandbox = sandbox_spawn_info(sb),
+		.spare = sandbox_spare(sb),
 	};
 	struct spawn_result r;
 	ret = spawn_start(&spec, &r);
+	sandbox_spawned(sb);
 	close(p[1]);
 	close(null);
 	if (ret < 0) {
@@ -117,7 +119,9 @@ static int ut_run(const struct sandbox_policy *pol, const char *cwd, const char 
 	ret = ut_reap(r.pidfd, &si);
 	out->status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 	siginfo_t isi;
-	if (ut_reap(r.init_pidfd, &isi) < 0)
+	syscall(SYS_pidfd_send_signal, r.launcher_pidfd, SIGKILL, NULL, 0);
+	syscall(SYS_pidfd_send_signal, r.init_pidfd, SIGKILL, NULL, 0);
+	if (ut_reap(r.launcher_pidfd, &isi) < 0 || ut_reap(r.init_pidfd, &isi) < 0)
 		ret = -ETIMEDOUT;
 	spawn_init_mem_free(r.init_mem);
 	return ret;
