@@ -22,12 +22,14 @@
 #include "engine.h"
 #include "listen.h"
 #include "loop.h"
+#include "peer.h"
 #include "ringexec_version.h"
 #include "spawn.h"
 #include "stdio_conn.h"
 #include "ws.h"
 
 #define MAX_ORIGINS 32
+#define MAX_ALLOW_UIDS 64
 #define AUTH_ENV "RINGEXEC_AUTH_TOKEN"
 
 struct server {
@@ -64,12 +66,21 @@ static const char usage[] =
 	"                         pause (default 268435456)\n"
 	"  --exit-drain-ms MS     how long `exited` waits for output streams (default 50)\n"
 	"  --max-processes N      unclosed processes per session (default 1024)\n"
-	"  --max-message BYTES    largest WebSocket message (default 67108864)\n"
+	"  --max-message BYTES    largest WebSocket message; a frame announcing more is closed\n"
+	"                         with 1009 at its header (default 67108864)\n"
 	"  --send-high-water B    pause process output above this many queued bytes (default 4194304)\n"
 	"  --allow-origin ORIGIN  accept upgrades carrying this Origin (repeatable)\n"
 	"  --auth-token-file FILE require `Authorization: Bearer <token>` on the upgrade, the\n"
 	"                         token being FILE's content less one trailing newline\n"
-	"                         (or set env " AUTH_ENV "); /readyz and /livez stay open\n"
+	"                         (or set env " AUTH_ENV "); then it admits whoever presents\n"
+	"                         it; /readyz and /livez stay open\n"
+	"  --allow-uid UID        without a token, upgrades are accepted only from peers whose\n"
+	"                         socket belongs to root or to the server's own user, others get\n"
+	"                         HTTP 403 (peers on other hosts too); also accept this user\n"
+	"                         (repeatable)\n"
+	"  --head-timeout-ms MS   close a connection that has not sent its whole HTTP request\n"
+	"                         head this long after connecting, with 408 (default 10000;\n"
+	"                         0: no limit)\n"
 	"  --ping-interval-ms MS  ping each connection this often and close one that has\n"
 	"                         answered neither of the last two pings (default 30000; 0: off)\n"
 	"  --max-connections N    live connections; more get HTTP 503 (default 256)\n"
@@ -189,6 +200,7 @@ static struct ws_config ws_cfg = {
 	.high_water = 4u << 20,
 	.ping_interval_ms = 30000,
 	.max_connections = 256,
+	.head_timeout_ms = 10000,
 };
 
 static void on_accept(void *ctx, int fd, const char *peer)
@@ -402,6 +414,7 @@ int main(int argc, char **argv)
 	static char token_buf[WS_AUTH_TOKEN_MAX + 2];
 	const char *origins[MAX_ORIGINS + 1] = { 0 };
 	size_t norigins = 0;
+	static uint32_t allow_uids[MAX_ALLOW_UIDS];
 	struct engine_config ecfg = {
 		.retain_bytes = 1u << 20,
 		.retain_chunks = 50000,
@@ -418,7 +431,7 @@ int main(int argc, char **argv)
 	};
 	enum { O_LISTEN = 256, O_TTL, O_RETAIN_MS, O_RETAIN_BYTES, O_DRAIN, O_MAXPROC, O_MAXMSG,
 	       O_HIGH, O_ORIGIN, O_LOG, O_VERSION, O_HELP, O_TOKEN_FILE, O_PING, O_MAXCONN,
-	       O_MAXRET };
+	       O_MAXRET, O_ALLOW_UID, O_HEAD_TIMEOUT };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "session-ttl", required_argument, 0, O_TTL },
@@ -433,6 +446,8 @@ int main(int argc, char **argv)
 		{ "auth-token-file", required_argument, 0, O_TOKEN_FILE },
 		{ "ping-interval-ms", required_argument, 0, O_PING },
 		{ "max-connections", required_argument, 0, O_MAXCONN },
+		{ "allow-uid", required_argument, 0, O_ALLOW_UID },
+		{ "head-timeout-ms", required_argument, 0, O_HEAD_TIMEOUT },
 		{ "log-level", required_argument, 0, O_LOG },
 		{ "version", no_argument, 0, O_VERSION },
 		{ "help", no_argument, 0, O_HELP },
@@ -507,6 +522,20 @@ int main(int argc, char **argv)
 				return 2;
 			ws_cfg.max_connections = v;
 			break;
+		case O_ALLOW_UID:
+			if (parse_u64("--allow-uid", optarg, &v) < 0 || v >= UINT32_MAX)
+				return 2;
+			if (ws_cfg.n_allow_uids == MAX_ALLOW_UIDS) {
+				fprintf(stderr, "ringexecd: too many --allow-uid\n");
+				return 2;
+			}
+			allow_uids[ws_cfg.n_allow_uids++] = (uint32_t)v;
+			break;
+		case O_HEAD_TIMEOUT:
+			if (parse_u64("--head-timeout-ms", optarg, &v) < 0 || v > 86400000)
+				return 2;
+			ws_cfg.head_timeout_ms = (unsigned)v;
+			break;
 		case O_LOG:
 			if (log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "ringexecd: --log-level must be error, warn, info or debug\n");
@@ -530,6 +559,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ws_cfg.allow_origins = origins;
+	ws_cfg.allow_uids = allow_uids;
 
 	char err[256];
 	int loopback;
@@ -540,6 +570,7 @@ int main(int argc, char **argv)
 	}
 	if (load_auth_token(token_file, token_buf, sizeof(token_buf), &ws_cfg.auth_token) < 0)
 		return 2;
+	unsetenv(AUTH_ENV);	/* an envPolicy that inherits everything must not pass it on */
 	/* One connection and nothing to resume it over: its end is the end. */
 	if (kind == LISTEN_STDIO)
 		pcfg.session_ttl_ms = 0;
@@ -604,6 +635,11 @@ int main(int argc, char **argv)
 		log_info("serving stdio (exit waits: %s)", waits);
 	} else {
 		char url[128];
+		/* Now, not at the first upgrade: fd counts stay flat from here. */
+		ret = ws_cfg.auth_token ? 0 : peer_open();
+		if (ret < 0)
+			log_warn("cannot look up TCP peers' users (sock_diag: %s): TCP upgrades "
+				 "without a bearer token will be refused", strerror(-ret));
 		ret = listen_start(&srv.listener, srv.loop, listen_url, on_accept, &srv, url,
 				   sizeof(url), err, sizeof(err));
 		if (ret < 0) {
@@ -611,8 +647,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (!loopback && !ws_cfg.auth_token)
-			log_warn("listening on a non-loopback address without "
-				 "authentication: anyone who can reach it can run commands");
+			log_warn("listening on a non-loopback address without authentication: "
+				 "peers on other hosts will be refused (403) for want of a "
+				 "bearer token (--auth-token-file)");
 		log_info("listening on %s (exit waits: %s%s)", url, waits,
 			 ws_cfg.auth_token ? "; bearer token required" : "");
 		printf("%s\n", url);
@@ -626,5 +663,6 @@ int main(int argc, char **argv)
 	proto_free(srv.proto);
 	engine_free(srv.eng);
 	loop_free(srv.loop);
+	peer_close();
 	return ret < 0 ? 1 : srv.exit_code;
 }
