@@ -2,9 +2,12 @@
  * transport (WebSocket connections, or the one stdio connection) to proto
  * (the exec protocol) to the engine (processes), all on one io_uring loop.
  *
- * Prints exactly one line to stdout, the bound URL, then never writes there
- * again (with --listen stdio, stdout carries the messages instead and no
- * URL line). Logs go to stderr.
+ * Prints one line to stdout per listener, its bound URL (one, unless
+ * systemd passed several sockets), then never writes there again (with
+ * --listen stdio, stdout carries the messages instead and no URL line).
+ * Logs go to stderr. Under systemd: serves the sockets it passed instead
+ * of --listen's, and notifies READY=1 once listening, STOPPING=1 at the
+ * start of shutdown (cmd/sysd.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include "ringexec_version.h"
 #include "spawn.h"
 #include "stdio_conn.h"
+#include "sysd.h"
 #include "ws.h"
 
 #define MAX_ORIGINS 32
@@ -36,7 +40,8 @@ struct server {
 	struct loop *loop;
 	struct engine *eng;
 	struct proto *proto;
-	struct listener *listener;
+	struct listener *listeners[SYSD_MAX_FDS];
+	size_t nlisteners;
 	struct stdio_conn *stdio;		/* --listen stdio: the one connection */
 	struct loop_timer shutdown_timer;	/* polls for the end of shutdown */
 	uint64_t shutdown_started_ms;		/* 0 while serving */
@@ -299,15 +304,20 @@ static void shutdown_poll(struct loop_timer *t)
 	loop_timer_arm(srv->loop, &srv->shutdown_timer, 10);
 }
 
+static void stop_listeners(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		listen_stop(srv->listeners[i]);	/* removes a unix socket file we made */
+	srv->nlisteners = 0;
+}
+
 static void start_shutdown(struct server *srv)
 {
 	if (srv->shutdown_started_ms)
 		return;
 	srv->shutdown_started_ms = loop_now_ms(srv->loop);
-	if (srv->listener) {
-		listen_stop(srv->listener);
-		srv->listener = NULL;
-	}
+	sysd_notify("STOPPING=1");
+	stop_listeners(srv);
 	engine_kill_all(srv->eng, SIGTERM);
 	engine_kill_all(srv->eng, SIGCONT);
 	ws_close_all(1001);
@@ -395,6 +405,40 @@ static int load_auth_token(const char *file, char *out, size_t cap, const char *
 	return 0;
 }
 
+/* The sockets systemd passed (act[0..nact)), else --listen's one; each
+ * bound URL printed on its own line. 0, or 1 after a message. */
+static int start_listeners(struct server *srv, const char *url, const struct sysd_fd *act,
+			   size_t nact, const char *waits)
+{
+	char bound[128], err[256];
+	for (size_t i = 0; i < (nact ? nact : 1); i++) {
+		struct listener **l = &srv->listeners[srv->nlisteners];
+		int ret = nact ? listen_adopt(l, srv->loop, act[i].fd, on_accept, srv, bound,
+					     sizeof(bound), err, sizeof(err))
+			       : listen_start(l, srv->loop, url, on_accept, srv, bound,
+					      sizeof(bound), err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "ringexecd: %s%s%s\n", err, nact ? ", passed by systemd as " : "",
+				nact ? (act[i].name[0] ? act[i].name : "unnamed") : "");
+			return 1;
+		}
+		srv->nlisteners++;
+		if (!listen_loopback(*l) && !ws_cfg.auth_token)
+			log_warn("listening on a non-loopback address without authentication: "
+				 "peers on other hosts will be refused (403) for want of a "
+				 "bearer token (--auth-token-file)");
+		if (nact)
+			log_info("listening on %s (fd %d from systemd, named \"%s\")", bound,
+				 act[i].fd, act[i].name);
+		else
+			log_info("listening on %s", bound);
+		printf("%s\n", bound);
+	}
+	log_info("exit waits: %s%s", waits, ws_cfg.auth_token ? "; bearer token required" : "");
+	fflush(stdout);
+	return 0;
+}
+
 /* fds 0-2 must exist, or the first socket would become someone's stdout. */
 static void ensure_std_fds(void)
 {
@@ -409,7 +453,7 @@ static void ensure_std_fds(void)
 
 int main(int argc, char **argv)
 {
-	const char *listen_url = "ws://127.0.0.1:0";
+	const char *listen_url = NULL;	/* default ws://127.0.0.1:0, unless socket-activated */
 	const char *token_file = NULL;
 	static char token_buf[WS_AUTH_TOKEN_MAX + 2];
 	const char *origins[MAX_ORIGINS + 1] = { 0 };
@@ -564,6 +608,21 @@ int main(int argc, char **argv)
 	char err[256];
 	int loopback;
 	enum listen_kind kind;
+	static struct sysd_fd act[SYSD_MAX_FDS];
+	size_t nact;
+	if (sysd_listen_fds(act, &nact, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringexecd: %s\n", err);
+		return 2;
+	}
+	if (nact && listen_url) {
+		fprintf(stderr, "ringexecd: --listen %s and the %zu socket(s) systemd passed "
+			"(LISTEN_FDS): serve one or the other\n", listen_url, nact);
+		return 2;
+	}
+	if (!listen_url)
+		listen_url = "ws://127.0.0.1:0";
+	if (sysd_notify_init(err, sizeof(err)) < 0)
+		fprintf(stderr, "ringexecd: warn: %s\n", err);
 	if (listen_parse_url(listen_url, err, sizeof(err), &kind, &loopback) < 0) {
 		fprintf(stderr, "ringexecd: %s\n", err);
 		return 2;
@@ -634,31 +693,18 @@ int main(int argc, char **argv)
 		}
 		log_info("serving stdio (exit waits: %s)", waits);
 	} else {
-		char url[128];
 		/* Now, not at the first upgrade: fd counts stay flat from here. */
 		ret = ws_cfg.auth_token ? 0 : peer_open();
 		if (ret < 0)
 			log_warn("cannot look up TCP peers' users (sock_diag: %s): TCP upgrades "
 				 "without a bearer token will be refused", strerror(-ret));
-		ret = listen_start(&srv.listener, srv.loop, listen_url, on_accept, &srv, url,
-				   sizeof(url), err, sizeof(err));
-		if (ret < 0) {
-			fprintf(stderr, "ringexecd: %s\n", err);
+		if (start_listeners(&srv, listen_url, act, nact, waits))
 			return 1;
-		}
-		if (!loopback && !ws_cfg.auth_token)
-			log_warn("listening on a non-loopback address without authentication: "
-				 "peers on other hosts will be refused (403) for want of a "
-				 "bearer token (--auth-token-file)");
-		log_info("listening on %s (exit waits: %s%s)", url, waits,
-			 ws_cfg.auth_token ? "; bearer token required" : "");
-		printf("%s\n", url);
-		fflush(stdout);
 	}
+	sysd_notify("READY=1");
 
 	ret = loop_run(srv.loop);
-	if (srv.listener)
-		listen_stop(srv.listener);	/* removes a unix socket file */
+	stop_listeners(&srv);
 	stdio_free(srv.stdio);
 	proto_free(srv.proto);
 	engine_free(srv.eng);
