@@ -91,7 +91,11 @@ static const char usage[] =
 	"  --max-connections N    live connections; more get HTTP 503 (default 256)\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --version              print the version\n"
-	"  --help                 this text\n";
+	"  --help                 this text\n"
+	"\n"
+	"Started by systemd with sockets (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES), it serves\n"
+	"those instead of --listen's; with NOTIFY_SOCKET it sends READY=1 once listening and\n"
+	"STOPPING=1 when it starts to shut down. See ringexecd(8).\n";
 
 static int parse_u64(const char *flag, const char *s, uint64_t *out)
 {
