@@ -356,13 +356,12 @@ static void await_closed(int fd)
 	size_t len = 0;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
-	while (len < sizeof(buf) - 1 && poll(&p, 1, T_MS) == 1) {
-		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+	while (len < sizeof(buf) && poll(&p, 1, T_MS) == 1) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
 		if (n <= 0)
 			return;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (strstr(buf, "\"process/closed\""))
+		len += (size_t)n;	/* frame headers may hold NULs: memmem */
+		if (memmem(buf, len, "\"process/closed\"", 16))
 			return;
 	}
 }
