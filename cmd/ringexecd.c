@@ -665,11 +665,15 @@ int main(int argc, char **argv)
 	ecfg.on_shutdown_signal = on_shutdown_signal;
 	ecfg.ctx = &srv;
 	/* A sandboxed child must not reach the server itself: neither its
-	 * unix socket nor its token. */
-	const char *hide[3] = { NULL, NULL, NULL };
+	 * unix sockets (ours, or systemd's) nor its token. */
+	const char *hide[3 + SYSD_MAX_FDS] = { NULL };
+	static char passed_paths[SYSD_MAX_FDS][108];
 	size_t nhide = 0;
-	if (kind == LISTEN_UNIX && strncmp(listen_url, "unix://", 7) == 0)
+	if (kind == LISTEN_UNIX && strncmp(listen_url, "unix://", 7) == 0 && !nact)
 		hide[nhide++] = listen_url + 7;
+	for (size_t i = 0; i < nact; i++)
+		if (listen_unix_path(act[i].fd, passed_paths[i], sizeof(passed_paths[i])) == 0)
+			hide[nhide++] = passed_paths[i];
 	if (token_file)
 		hide[nhide++] = token_file;
 	ecfg.sandbox_hide = hide;

@@ -548,6 +548,22 @@ int listen_adopt(struct listener **out, struct loop *lp, int fd, listen_accept_c
 	return 0;
 }
 
+int listen_unix_path(int fd, char *out, size_t cap)
+{
+	union listen_sa sa;
+	socklen_t len = sizeof(sa);
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	if (getsockname(fd, &sa.sa, &len) < 0 || sa.sa.sa_family != AF_UNIX || len <= off ||
+	    !sa.un.sun_path[0])
+		return -ENOENT;
+	size_t n = strnlen(sa.un.sun_path, len - off);
+	if (n >= cap)
+		return -ENAMETOOLONG;
+	memcpy(out, sa.un.sun_path, n);
+	out[n] = '\0';
+	return 0;
+}
+
 bool listen_loopback(const struct listener *l)
 {
 	union listen_sa sa;

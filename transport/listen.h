@@ -50,6 +50,9 @@ int listen_start(struct listener **out, struct loop *lp, const char *url, listen
  * socket). */
 int listen_adopt(struct listener **out, struct loop *lp, int fd, listen_accept_cb *cb, void *ctx,
 		 char *bound_url, size_t bound_len, char *err, size_t errlen);
+/* The file path fd (a unix socket) is bound to: 0, or -ENOENT when it is
+ * not a unix socket with a path (abstract, unnamed, or not unix). */
+int listen_unix_path(int fd, char *out, size_t cap);
 /* Bound to loopback (or a unix socket): nobody on another host reaches it. */
 bool listen_loopback(const struct listener *l);
 /* Stop accepting (cancel) and close the socket (a unix socket's file is

@@ -4,7 +4,8 @@
  * execs ringexecd with them as fds 3 and 4 and LISTEN_PID/LISTEN_FDS/
  * LISTEN_FDNAMES set): both are served, no default listener, the names are
  * logged, a process started with envPolicy inherit-all sees none of the
- * variables, and the unix socket file (not ours) stays. LISTEN_PID of
+ * variables, a sandboxed one does not see the passed unix socket, and the
+ * socket file (not ours) stays. LISTEN_PID of
  * another process is ignored; --listen with passed sockets, a bad
  * LISTEN_FDS and a passed fd that is no listening socket are errors.
  * Readiness: a datagram socket stands in for systemd's, at a path and
@@ -312,6 +313,36 @@ static char *inherited_env(const char *url)
 	return out;
 }
 
+/* Whether path is a socket for a process sandboxed with `root` readable
+ * (the read-only policy codex sends; a hidden path is covered by an empty
+ * file): 1 yes, 0 no, -1 the start failed. */
+static int sandboxed_sees(const char *url, const char *path)
+{
+	struct rpc *r = rpc_open(url);
+	char *out = NULL;
+	size_t len;
+	int code = -1;
+
+	if (!r)
+		return -1;
+	json_t *sb = json_pack("{s:s, s:{s:s, s:s, s:{s:s, s:[{s:s, s:{s:s, s:{s:s}}}]}}}", "cwd",
+			       "file:///", "permissions", "type", "managed", "network", "restricted",
+			       "file_system", "type", "restricted", "entries", "access", "read",
+			       "path", "type", "special", "value", "kind", "root");
+	json_t *p = json_pack("{s:s, s:[s,s,s], s:s, s:{s:s}, s:b, s:o}", "processId", "sb", "argv",
+			      "test", "-S", path, "cwd", "/", "env", "PATH", "/usr/bin:/bin", "tty", 0,
+			      "sandbox", sb);
+	json_t *resp = rpc_call(r, "process/start", p, T_MS);
+	if (resp && json_object_get(resp, "result"))
+		rpc_collect(r, "sb", &out, &len, &code, T_MS);
+	else
+		tap_diag("sandboxed start: %s", js(resp));
+	json_decref(resp);
+	free(out);
+	rpc_close(r, 1000, T_MS);
+	return code == 0 ? 1 : code == 1 ? 0 : -1;
+}
+
 /* ---- socket activation by hand ---- */
 
 static void passed_sockets_served(void)
@@ -340,6 +371,9 @@ static void passed_sockets_served(void)
 	CHECKF(env_out && strstr(env_out, "PATH=") && !strstr(env_out, "LISTEN_") &&
 	       !strstr(env_out, "NOTIFY_SOCKET"), "child env: %s", env_out ? env_out : "(none)");
 	free(env_out);
+	/* A sandboxed command must not reach the server through systemd's socket either. */
+	int seen = sandboxed_sees(want[0], path);
+	CHECKF(seen == 0, "a sandboxed `test -S %s`: %d (1: it is reachable)", path, seen);
 	int st = proc_stop(&p, true);
 	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %#x", st);
 	char *err = read_all(p.err, 100);
