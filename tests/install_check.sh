@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install_check: `meson install` into a scratch DESTDIR, then check what it put
 # there (TAP). Every file meson says it installs is there (the executables
-# declared with install : true among them), ringexecd runs, each man page
+# declared with install : true among them), each executable runs, each man page
 # renders without a groff warning, the units name the installed binary and
 # pass `systemd-analyze verify` without a word, the seccomp profile parses.
 # Usage: install_check.sh BUILD_DIR
@@ -11,7 +11,7 @@ dest=$(mktemp -d /tmp/install_check.XXXXXX)
 trap 'rm -rf "$dest"' EXIT
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; shift; printf '%s\n' "$@" | sed 's/^/# /'; }
 check() { local name=$1; shift; if "$@" >"$dest.out" 2>&1; then ok "$name"; else not_ok "$name" "$(head -c 2000 "$dest.out")"; fi; }
 
 echo "1..7"
@@ -34,14 +34,24 @@ if [ -z "$missing" ] && [ -x "$root$prefix/bin/ringexecd" ]; then
 else
 	not_ok "every installed file is there" "missing: $missing"
 fi
-check "the installed ringexecd runs" "$root$prefix/bin/ringexecd" --version
+bins=$(find "$root$prefix/bin" -type f -perm -u+x | sort)
+out=
+for b in $bins; do
+	"$b" --version >/dev/null 2>&1 || out="$out ${b##*/}"
+done
+if [ -n "$bins" ] && [ -z "$out" ]; then
+	ok "each installed executable runs --version:$(for b in $bins; do printf ' %s' "${b##*/}"; done)"
+else
+	not_ok "each installed executable runs --version" "failed:${out:- none installed}"
+fi
 
-# Man pages: each renders, with NAME, and groff has nothing to say.
+# Man pages: each renders as man(1) would (preconv for UTF-8, then groff),
+# with a NAME section, and groff has nothing to say.
 pages=$(find "$root$prefix/share/man" -type f 2>/dev/null | sort)
 bad=
 for page in $pages; do
-	warn=$(groff -man -Tutf8 -ww "$page" 2>&1 >/dev/null)
-	text=$(groff -man -Tutf8 -P-cbou "$page" 2>/dev/null)
+	warn=$(preconv "$page" | groff -man -Tutf8 -ww 2>&1 >/dev/null)
+	text=$(preconv "$page" | groff -man -Tutf8 -P-cbou 2>/dev/null)
 	if [ -n "$warn" ] || ! grep -q '^NAME' <<<"$text"; then
 		bad="$bad $page: ${warn:-no NAME section}"
 	fi
