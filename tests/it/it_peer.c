@@ -58,7 +58,8 @@ struct srv {
 	size_t log_len;
 };
 
-/* Start ringexecd as uid with args, its stderr kept for srv_logged(). */
+/* Start ringexecd as uid with args (0: root, whatever
+ * $RINGEXEC_TEST_SERVER_UID says), its stderr kept for srv_logged(). */
 static bool srv_up(struct srv *v, uid_t uid, const char *const *args)
 {
 	int p[2];
@@ -196,7 +197,7 @@ static void check_foreign_refused(const char *listen)
 {
 	struct srv v;
 
-	REQUIRE(srv_up(&v, (uid_t)-1, (const char *[]){ "--listen", listen, NULL }));
+	REQUIRE(srv_up(&v, 0, (const char *[]){ "--listen", listen, NULL }));
 	if (!strncmp(v.s.url, "unix://", 7))
 		chmod(v.s.url + 7, 0666);	/* let other users reach the socket at all */
 	CHECK_PROBE(NOBODY, v.s.url, NULL, 403);
@@ -239,7 +240,7 @@ static void allow_uid_admits(void)
 	for (int i = 0; i < 2; i++) {
 		struct srv v;
 
-		REQUIRE(srv_up(&v, (uid_t)-1,
+		REQUIRE(srv_up(&v, 0,
 			       (const char *[]){ "--listen", listens[i], "--allow-uid", "65534", NULL }));
 		if (i == 1)
 			chmod(url + 7, 0666);
@@ -282,7 +283,7 @@ static void token_admits_foreign_user(void)
 	struct srv v;
 
 	setenv("RINGEXEC_AUTH_TOKEN", "tok-42", 1);
-	bool up = srv_up(&v, (uid_t)-1, NULL);
+	bool up = srv_up(&v, 0, NULL);
 	unsetenv("RINGEXEC_AUTH_TOKEN");
 	REQUIRE(up);
 	CHECK_PROBE(NOBODY, v.s.url, "Authorization: Bearer tok-42\r\n", 101);
@@ -297,7 +298,7 @@ static void probes_open_to_anyone(void)
 {
 	struct srv v;
 
-	REQUIRE(srv_up(&v, (uid_t)-1, NULL));
+	REQUIRE(srv_up(&v, 0, NULL));
 	int st = probe_as(NOBODY, v.s.url, NULL, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
 	CHECKF(st == 200, "/readyz as nobody: %d", st);
 	st = probe_as(NOBODY, v.s.url, NULL, "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -458,7 +459,7 @@ static void closed_foreign_peer_refused(void)
 	struct srv v;
 
 	/* The default session TTL: a start admitted for a gone peer would still run. */
-	REQUIRE(srv_up(&v, (uid_t)-1, NULL));
+	REQUIRE(srv_up(&v, 0, NULL));
 	REQUIRE(send_as(0, v.s.port, req, len, false) > 0);
 	CHECKF(exists_within(mark, T_MS), "root's request did not run");
 	unlink(mark);
