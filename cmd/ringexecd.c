@@ -2,9 +2,12 @@
  * transport (WebSocket connections, or the one stdio connection) to proto
  * (the exec protocol) to the engine (processes), all on one io_uring loop.
  *
- * Prints exactly one line to stdout, the bound URL, then never writes there
- * again (with --listen stdio, stdout carries the messages instead and no
- * URL line). Logs go to stderr.
+ * Prints one line to stdout per listener, its bound URL (one, unless
+ * systemd passed several sockets), then never writes there again (with
+ * --listen stdio, stdout carries the messages instead and no URL line).
+ * Logs go to stderr. Under systemd: serves the sockets it passed instead
+ * of --listen's, and notifies READY=1 once listening, STOPPING=1 at the
+ * start of shutdown (cmd/sysd.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,19 +25,23 @@
 #include "engine.h"
 #include "listen.h"
 #include "loop.h"
+#include "peer.h"
 #include "ringexec_version.h"
 #include "spawn.h"
 #include "stdio_conn.h"
+#include "sysd.h"
 #include "ws.h"
 
 #define MAX_ORIGINS 32
+#define MAX_ALLOW_UIDS 64
 #define AUTH_ENV "RINGEXEC_AUTH_TOKEN"
 
 struct server {
 	struct loop *loop;
 	struct engine *eng;
 	struct proto *proto;
-	struct listener *listener;
+	struct listener *listeners[SYSD_MAX_FDS];
+	size_t nlisteners;
 	struct stdio_conn *stdio;		/* --listen stdio: the one connection */
 	struct loop_timer shutdown_timer;	/* polls for the end of shutdown */
 	uint64_t shutdown_started_ms;		/* 0 while serving */
@@ -64,18 +71,31 @@ static const char usage[] =
 	"                         pause (default 268435456)\n"
 	"  --exit-drain-ms MS     how long `exited` waits for output streams (default 50)\n"
 	"  --max-processes N      unclosed processes per session (default 1024)\n"
-	"  --max-message BYTES    largest WebSocket message (default 67108864)\n"
+	"  --max-message BYTES    largest WebSocket message; a frame announcing more is closed\n"
+	"                         with 1009 at its header (default 67108864)\n"
 	"  --send-high-water B    pause process output above this many queued bytes (default 4194304)\n"
 	"  --allow-origin ORIGIN  accept upgrades carrying this Origin (repeatable)\n"
 	"  --auth-token-file FILE require `Authorization: Bearer <token>` on the upgrade, the\n"
 	"                         token being FILE's content less one trailing newline\n"
-	"                         (or set env " AUTH_ENV "); /readyz and /livez stay open\n"
+	"                         (or set env " AUTH_ENV "); then it admits whoever presents\n"
+	"                         it; /readyz and /livez stay open\n"
+	"  --allow-uid UID        without a token, upgrades are accepted only from peers whose\n"
+	"                         socket belongs to root or to the server's own user, others get\n"
+	"                         HTTP 403 (peers on other hosts too); also accept this user\n"
+	"                         (repeatable)\n"
+	"  --head-timeout-ms MS   close a connection that has not sent its whole HTTP request\n"
+	"                         head this long after connecting, with 408 (default 10000;\n"
+	"                         0: no limit)\n"
 	"  --ping-interval-ms MS  ping each connection this often and close one that has\n"
 	"                         answered neither of the last two pings (default 30000; 0: off)\n"
 	"  --max-connections N    live connections; more get HTTP 503 (default 256)\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --version              print the version\n"
-	"  --help                 this text\n";
+	"  --help                 this text\n"
+	"\n"
+	"Started by systemd with sockets (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES), it serves\n"
+	"those instead of --listen's; with NOTIFY_SOCKET it sends READY=1 once listening and\n"
+	"STOPPING=1 when it starts to shut down. See ringexecd(8).\n";
 
 static int parse_u64(const char *flag, const char *s, uint64_t *out)
 {
@@ -189,6 +209,7 @@ static struct ws_config ws_cfg = {
 	.high_water = 4u << 20,
 	.ping_interval_ms = 30000,
 	.max_connections = 256,
+	.head_timeout_ms = 10000,
 };
 
 static void on_accept(void *ctx, int fd, const char *peer)
@@ -287,15 +308,20 @@ static void shutdown_poll(struct loop_timer *t)
 	loop_timer_arm(srv->loop, &srv->shutdown_timer, 10);
 }
 
+static void stop_listeners(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		listen_stop(srv->listeners[i]);	/* removes a unix socket file we made */
+	srv->nlisteners = 0;
+}
+
 static void start_shutdown(struct server *srv)
 {
 	if (srv->shutdown_started_ms)
 		return;
 	srv->shutdown_started_ms = loop_now_ms(srv->loop);
-	if (srv->listener) {
-		listen_stop(srv->listener);
-		srv->listener = NULL;
-	}
+	sysd_notify("STOPPING=1");
+	stop_listeners(srv);
 	engine_kill_all(srv->eng, SIGTERM);
 	engine_kill_all(srv->eng, SIGCONT);
 	ws_close_all(1001);
@@ -383,6 +409,40 @@ static int load_auth_token(const char *file, char *out, size_t cap, const char *
 	return 0;
 }
 
+/* The sockets systemd passed (act[0..nact)), else --listen's one; each
+ * bound URL printed on its own line. 0, or 1 after a message. */
+static int start_listeners(struct server *srv, const char *url, const struct sysd_fd *act,
+			   size_t nact, const char *waits)
+{
+	char bound[128], err[256];
+	for (size_t i = 0; i < (nact ? nact : 1); i++) {
+		struct listener **l = &srv->listeners[srv->nlisteners];
+		int ret = nact ? listen_adopt(l, srv->loop, act[i].fd, on_accept, srv, bound,
+					     sizeof(bound), err, sizeof(err))
+			       : listen_start(l, srv->loop, url, on_accept, srv, bound,
+					      sizeof(bound), err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "ringexecd: %s%s%s\n", err, nact ? ", passed by systemd as " : "",
+				nact ? (act[i].name[0] ? act[i].name : "unnamed") : "");
+			return 1;
+		}
+		srv->nlisteners++;
+		if (!listen_loopback(*l) && !ws_cfg.auth_token)
+			log_warn("listening on a non-loopback address without authentication: "
+				 "peers on other hosts will be refused (403) for want of a "
+				 "bearer token (--auth-token-file)");
+		if (nact)
+			log_info("listening on %s (fd %d from systemd, named \"%s\")", bound,
+				 act[i].fd, act[i].name);
+		else
+			log_info("listening on %s", bound);
+		printf("%s\n", bound);
+	}
+	log_info("exit waits: %s%s", waits, ws_cfg.auth_token ? "; bearer token required" : "");
+	fflush(stdout);
+	return 0;
+}
+
 /* fds 0-2 must exist, or the first socket would become someone's stdout. */
 static void ensure_std_fds(void)
 {
@@ -397,11 +457,12 @@ static void ensure_std_fds(void)
 
 int main(int argc, char **argv)
 {
-	const char *listen_url = "ws://127.0.0.1:0";
+	const char *listen_url = NULL;	/* default ws://127.0.0.1:0, unless socket-activated */
 	const char *token_file = NULL;
 	static char token_buf[WS_AUTH_TOKEN_MAX + 2];
 	const char *origins[MAX_ORIGINS + 1] = { 0 };
 	size_t norigins = 0;
+	static uint32_t allow_uids[MAX_ALLOW_UIDS];
 	struct engine_config ecfg = {
 		.retain_bytes = 1u << 20,
 		.retain_chunks = 50000,
@@ -418,7 +479,7 @@ int main(int argc, char **argv)
 	};
 	enum { O_LISTEN = 256, O_TTL, O_RETAIN_MS, O_RETAIN_BYTES, O_DRAIN, O_MAXPROC, O_MAXMSG,
 	       O_HIGH, O_ORIGIN, O_LOG, O_VERSION, O_HELP, O_TOKEN_FILE, O_PING, O_MAXCONN,
-	       O_MAXRET };
+	       O_MAXRET, O_ALLOW_UID, O_HEAD_TIMEOUT };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "session-ttl", required_argument, 0, O_TTL },
@@ -433,6 +494,8 @@ int main(int argc, char **argv)
 		{ "auth-token-file", required_argument, 0, O_TOKEN_FILE },
 		{ "ping-interval-ms", required_argument, 0, O_PING },
 		{ "max-connections", required_argument, 0, O_MAXCONN },
+		{ "allow-uid", required_argument, 0, O_ALLOW_UID },
+		{ "head-timeout-ms", required_argument, 0, O_HEAD_TIMEOUT },
 		{ "log-level", required_argument, 0, O_LOG },
 		{ "version", no_argument, 0, O_VERSION },
 		{ "help", no_argument, 0, O_HELP },
@@ -507,6 +570,20 @@ int main(int argc, char **argv)
 				return 2;
 			ws_cfg.max_connections = v;
 			break;
+		case O_ALLOW_UID:
+			if (parse_u64("--allow-uid", optarg, &v) < 0 || v >= UINT32_MAX)
+				return 2;
+			if (ws_cfg.n_allow_uids == MAX_ALLOW_UIDS) {
+				fprintf(stderr, "ringexecd: too many --allow-uid\n");
+				return 2;
+			}
+			allow_uids[ws_cfg.n_allow_uids++] = (uint32_t)v;
+			break;
+		case O_HEAD_TIMEOUT:
+			if (parse_u64("--head-timeout-ms", optarg, &v) < 0 || v > 86400000)
+				return 2;
+			ws_cfg.head_timeout_ms = (unsigned)v;
+			break;
 		case O_LOG:
 			if (log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "ringexecd: --log-level must be error, warn, info or debug\n");
@@ -530,16 +607,33 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ws_cfg.allow_origins = origins;
+	ws_cfg.allow_uids = allow_uids;
 
 	char err[256];
 	int loopback;
 	enum listen_kind kind;
+	static struct sysd_fd act[SYSD_MAX_FDS];
+	size_t nact;
+	if (sysd_listen_fds(act, &nact, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringexecd: %s\n", err);
+		return 2;
+	}
+	if (nact && listen_url) {
+		fprintf(stderr, "ringexecd: --listen %s and the %zu socket(s) systemd passed "
+			"(LISTEN_FDS): serve one or the other\n", listen_url, nact);
+		return 2;
+	}
+	if (!listen_url)
+		listen_url = "ws://127.0.0.1:0";
+	if (sysd_notify_init(err, sizeof(err)) < 0)
+		fprintf(stderr, "ringexecd: warn: %s\n", err);
 	if (listen_parse_url(listen_url, err, sizeof(err), &kind, &loopback) < 0) {
 		fprintf(stderr, "ringexecd: %s\n", err);
 		return 2;
 	}
 	if (load_auth_token(token_file, token_buf, sizeof(token_buf), &ws_cfg.auth_token) < 0)
 		return 2;
+	unsetenv(AUTH_ENV);	/* an envPolicy that inherits everything must not pass it on */
 	/* One connection and nothing to resume it over: its end is the end. */
 	if (kind == LISTEN_STDIO)
 		pcfg.session_ttl_ms = 0;
@@ -571,11 +665,15 @@ int main(int argc, char **argv)
 	ecfg.on_shutdown_signal = on_shutdown_signal;
 	ecfg.ctx = &srv;
 	/* A sandboxed child must not reach the server itself: neither its
-	 * unix socket nor its token. */
-	const char *hide[3] = { NULL, NULL, NULL };
+	 * unix sockets (ours, or systemd's) nor its token. */
+	const char *hide[3 + SYSD_MAX_FDS] = { NULL };
+	static char passed_paths[SYSD_MAX_FDS][108];
 	size_t nhide = 0;
-	if (kind == LISTEN_UNIX && strncmp(listen_url, "unix://", 7) == 0)
+	if (kind == LISTEN_UNIX && strncmp(listen_url, "unix://", 7) == 0 && !nact)
 		hide[nhide++] = listen_url + 7;
+	for (size_t i = 0; i < nact; i++)
+		if (listen_unix_path(act[i].fd, passed_paths[i], sizeof(passed_paths[i])) == 0)
+			hide[nhide++] = passed_paths[i];
 	if (token_file)
 		hide[nhide++] = token_file;
 	ecfg.sandbox_hide = hide;
@@ -603,28 +701,22 @@ int main(int argc, char **argv)
 		}
 		log_info("serving stdio (exit waits: %s)", waits);
 	} else {
-		char url[128];
-		ret = listen_start(&srv.listener, srv.loop, listen_url, on_accept, &srv, url,
-				   sizeof(url), err, sizeof(err));
-		if (ret < 0) {
-			fprintf(stderr, "ringexecd: %s\n", err);
+		/* Now, not at the first upgrade: fd counts stay flat from here. */
+		ret = ws_cfg.auth_token ? 0 : peer_open();
+		if (ret < 0)
+			log_warn("cannot look up TCP peers' users (sock_diag: %s): TCP upgrades "
+				 "without a bearer token will be refused", strerror(-ret));
+		if (start_listeners(&srv, listen_url, act, nact, waits))
 			return 1;
-		}
-		if (!loopback && !ws_cfg.auth_token)
-			log_warn("listening on a non-loopback address without "
-				 "authentication: anyone who can reach it can run commands");
-		log_info("listening on %s (exit waits: %s%s)", url, waits,
-			 ws_cfg.auth_token ? "; bearer token required" : "");
-		printf("%s\n", url);
-		fflush(stdout);
 	}
+	sysd_notify("READY=1");
 
 	ret = loop_run(srv.loop);
-	if (srv.listener)
-		listen_stop(srv.listener);	/* removes a unix socket file */
+	stop_listeners(&srv);
 	stdio_free(srv.stdio);
 	proto_free(srv.proto);
 	engine_free(srv.eng);
 	loop_free(srv.loop);
+	peer_close();
 	return ret < 0 ? 1 : srv.exit_code;
 }

@@ -1,6 +1,7 @@
 /* listen: the TCP or unix listening socket and its multishot accept on the loop.
  *
- * Owns the --listen URL syntax, the listening fd, a unix socket's file (mode
+ * Owns the --listen URL syntax, the listening fd (bound here, or passed by
+ * systemd and checked here), a unix socket's file when we bound it (mode
  * 0600, a stale one replaced, removed again at stop), its one accept op and
  * the back-off timer used when the process runs out of fds. Must not read or
  * write accepted sockets nor know HTTP: each new fd goes straight to the
@@ -13,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -38,6 +40,7 @@ struct listener {
 	bool stopping;			/* listen_stop(): free when accept_busy clears */
 	bool warned;			/* the back-off warning was logged (once) */
 	bool is_unix;			/* path is ours to remove at stop */
+	int family;			/* AF_INET, AF_INET6 or AF_UNIX */
 	dev_t dev;			/* the socket file we bound, to recognise it */
 	ino_t ino;
 	listen_accept_cb *cb;
@@ -229,7 +232,7 @@ static void listen_hand_over(struct listener *l, int fd)
 		close(fd);
 		return;
 	}
-	if (l->path[0]) {
+	if (l->family == AF_UNIX) {
 		l->cb(l->ctx, fd, "unix");	/* unix peers have no useful name */
 		return;
 	}
@@ -383,7 +386,7 @@ static int listen_bound_url(const struct listener *l, char *out, size_t cap)
 	union listen_sa sa;
 	socklen_t len = sizeof(sa);
 	char hp[80];
-	if (l->path[0]) {
+	if (l->family == AF_UNIX) {
 		if ((size_t)snprintf(out, cap, "unix://%s", l->path) >= cap)
 			return -ENAMETOOLONG;
 		return 0;
@@ -394,6 +397,16 @@ static int listen_bound_url(const struct listener *l, char *out, size_t cap)
 	if ((size_t)snprintf(out, cap, "ws://%s", hp) >= cap)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+static void listen_go(struct listener *l, struct loop *lp, listen_accept_cb *cb, void *ctx)
+{
+	l->lp = lp;
+	l->cb = cb;
+	l->ctx = ctx;
+	l->accept_op.cb = listen_on_accept;
+	loop_timer_init(&l->backoff, listen_on_backoff);
+	listen_arm(l);
 }
 
 int listen_start(struct listener **out, struct loop *lp, const char *url, listen_accept_cb *cb,
@@ -420,6 +433,7 @@ int listen_start(struct listener **out, struct loop *lp, const char *url, listen
 		snprintf(err, errlen, "cannot listen on %s: out of memory", url);
 		return -ENOMEM;
 	}
+	l->family = sa.sa.sa_family;
 	l->fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l->fd < 0) {
 		ret = -errno;
@@ -434,12 +448,7 @@ int listen_start(struct listener **out, struct loop *lp, const char *url, listen
 	ret = listen_bound_url(l, bound_url, bound_len);
 	if (ret < 0)
 		goto fail_unlink;
-	l->lp = lp;
-	l->cb = cb;
-	l->ctx = ctx;
-	l->accept_op.cb = listen_on_accept;
-	loop_timer_init(&l->backoff, listen_on_backoff);
-	listen_arm(l);
+	listen_go(l, lp, cb, ctx);
 	*out = l;
 	return 0;
 
@@ -451,6 +460,117 @@ fail_free:
 	free(l);
 	snprintf(err, errlen, "cannot listen on %s: %s", url, strerror(-ret));
 	return ret;
+}
+
+/* ---- a socket passed by systemd ---- */
+
+static int listen_sockopt(int fd, int opt, int *v)
+{
+	socklen_t len = sizeof(*v);
+	return getsockopt(fd, SOL_SOCKET, opt, v, &len) < 0 ? -errno : 0;
+}
+
+/* A listening stream socket we can serve: TCP over IPv4/IPv6, or unix. */
+static int listen_check_passed(int fd, int *family, char *err, size_t errlen)
+{
+	struct stat st;
+	int type, acc, proto;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "fd %d is not a socket", fd);
+		return -ENOTSOCK;
+	}
+	if (listen_sockopt(fd, SO_TYPE, &type) || listen_sockopt(fd, SO_DOMAIN, family) ||
+	    listen_sockopt(fd, SO_ACCEPTCONN, &acc) || listen_sockopt(fd, SO_PROTOCOL, &proto)) {
+		snprintf(err, errlen, "fd %d: cannot read its socket options: %s", fd,
+			 strerror(errno));
+		return -errno;
+	}
+	if (type != SOCK_STREAM || !acc) {
+		snprintf(err, errlen, "fd %d is not a listening stream socket (ListenStream= with "
+			 "Accept=no is what ringexecd serves)", fd);
+		return -EINVAL;
+	}
+	bool inet = *family == AF_INET || *family == AF_INET6;
+	if (!(inet && proto == IPPROTO_TCP) && *family != AF_UNIX) {
+		snprintf(err, errlen, "fd %d is neither TCP nor a unix socket", fd);
+		return -EAFNOSUPPORT;
+	}
+	return 0;
+}
+
+/* The bound URL of a unix socket we did not bind: a path, an abstract
+ * name as @name, or an unnamed one. */
+static void listen_passed_unix_path(struct listener *l)
+{
+	union listen_sa sa;
+	socklen_t len = sizeof(sa);
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	if (getsockname(l->fd, &sa.sa, &len) < 0 || len <= off) {
+		snprintf(l->path, sizeof(l->path), "(unnamed)");
+		return;
+	}
+	if (sa.un.sun_path[0]) {
+		snprintf(l->path, sizeof(l->path), "%s", sa.un.sun_path);
+		return;
+	}
+	size_t n = len - off - 1;	/* abstract: the bytes after the NUL */
+	if (n >= sizeof(l->path) - 1)
+		n = sizeof(l->path) - 2;
+	l->path[0] = '@';
+	memcpy(l->path + 1, sa.un.sun_path + 1, n);
+	l->path[n + 1] = '\0';
+}
+
+int listen_adopt(struct listener **out, struct loop *lp, int fd, listen_accept_cb *cb, void *ctx,
+		 char *bound_url, size_t bound_len, char *err, size_t errlen)
+{
+	int family, ret = listen_check_passed(fd, &family, err, errlen);
+	if (ret < 0)
+		return ret;
+	struct listener *l = calloc(1, sizeof(*l));
+	if (!l) {
+		snprintf(err, errlen, "fd %d: out of memory", fd);
+		return -ENOMEM;
+	}
+	l->fd = fd;
+	l->family = family;
+	if (family == AF_UNIX)
+		listen_passed_unix_path(l);	/* its file is systemd's, never removed here */
+	ret = listen_bound_url(l, bound_url, bound_len);
+	if (ret < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		ret = ret < 0 ? ret : -errno;
+		snprintf(err, errlen, "fd %d: %s", fd, strerror(-ret));
+		free(l);
+		return ret;
+	}
+	listen_go(l, lp, cb, ctx);
+	*out = l;
+	return 0;
+}
+
+int listen_unix_path(int fd, char *out, size_t cap)
+{
+	union listen_sa sa;
+	socklen_t len = sizeof(sa);
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	if (getsockname(fd, &sa.sa, &len) < 0 || sa.sa.sa_family != AF_UNIX || len <= off ||
+	    !sa.un.sun_path[0])
+		return -ENOENT;
+	size_t n = strnlen(sa.un.sun_path, len - off);
+	if (n >= cap)
+		return -ENAMETOOLONG;
+	memcpy(out, sa.un.sun_path, n);
+	out[n] = '\0';
+	return 0;
+}
+
+bool listen_loopback(const struct listener *l)
+{
+	union listen_sa sa;
+	socklen_t len = sizeof(sa);
+	if (l->family == AF_UNIX)
+		return true;
+	return getsockname(l->fd, &sa.sa, &len) == 0 && listen_is_loopback(&sa);
 }
 
 void listen_stop(struct listener *l)

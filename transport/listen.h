@@ -5,12 +5,14 @@
  * binds (TCP with SO_REUSEADDR; unix with mode 0600, replacing a stale
  * socket file), listens, and hands each accepted socket (O_CLOEXEC,
  * TCP_NODELAY on TCP) and its peer ("IP:PORT", or "unix") to a callback.
+ * Also serves a listening socket it is given (socket activation).
  * EMFILE/ENFILE on accept back off briefly instead of spinning. Knows
  * nothing of HTTP.
  */
 #ifndef RINGEXEC_LISTEN_H
 #define RINGEXEC_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct loop;
@@ -40,6 +42,19 @@ int listen_parse_url(const char *url, char *err, size_t errlen, enum listen_kind
  * failed). */
 int listen_start(struct listener **out, struct loop *lp, const char *url, listen_accept_cb *cb,
 		 void *ctx, char *bound_url, size_t bound_len, char *err, size_t errlen);
+/* Serve fd, a listening socket passed by systemd: a TCP (IPv4/IPv6) or
+ * unix stream socket in the listening state, else -errno with err naming
+ * the fd and what it is (the fd is then left alone). Taken over and made
+ * close-on-exec; a unix socket's file is not removed at stop (it is not
+ * ours). bound_url as for listen_start ("unix://@name" for an abstract
+ * socket). */
+int listen_adopt(struct listener **out, struct loop *lp, int fd, listen_accept_cb *cb, void *ctx,
+		 char *bound_url, size_t bound_len, char *err, size_t errlen);
+/* The file path fd (a unix socket) is bound to: 0, or -ENOENT when it is
+ * not a unix socket with a path (abstract, unnamed, or not unix). */
+int listen_unix_path(int fd, char *out, size_t cap);
+/* Bound to loopback (or a unix socket): nobody on another host reaches it. */
+bool listen_loopback(const struct listener *l);
 /* Stop accepting (cancel) and close the socket (a unix socket's file is
  * removed, if it is still ours); frees once the accept op ends. */
 void listen_stop(struct listener *l);

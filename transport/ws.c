@@ -1,9 +1,11 @@
 /* ws: one client connection, from the HTTP request head to the close frame.
  *
- * Owns the socket, its one recv and one send op, the head buffer, the
- * admission checks (connection limit, bearer token), the wslay context
- * (incoming frames, pong and close replies), our keep-alive pings, and the
- * double-buffered send queue that text frames are written into directly.
+ * Owns the socket, its one recv and one send op, the head buffer and its
+ * deadline, the admission checks (connection limit, bearer token, the
+ * peer's user), the wslay context (incoming frames, pong and close
+ * replies) behind a header check that refuses an oversize message before
+ * its payload, our keep-alive pings, and the double-buffered send queue
+ * that text frames are written into directly.
  * Must not block, must not know JSON or processes, and never tears a
  * connection down while a handler call for it is on the stack (only loop
  * callbacks do).
@@ -14,6 +16,8 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "peer.h"
+#include "wshdr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,10 +72,11 @@ struct ws_conn {
 	struct loop_op recv_op, send_op;
 	struct loop_defer flush_defer;	/* coalesces sends of one loop turn */
 	struct loop_defer rx_defer;	/* re-arms recv after -ENOBUFS */
-	struct loop_timer timer;	/* OPEN: next ping; FLUSH / LINGER: deadline */
+	struct loop_timer timer;	/* HEAD, FLUSH, LINGER: deadline; OPEN: next ping */
 	int flush_outq;			/* unsent bytes in the kernel at the last FLUSH deadline */
 	struct buf head;		/* request head so far (WS_HEAD only) */
 	wslay_event_context_ptr wslay;	/* from the upgrade on */
+	struct wshdr rx_hdr;		/* the client's frame headers, ahead of wslay */
 	const uint8_t *rx;		/* bytes wslay has yet to read */
 	size_t rx_len;
 	bool close_rx;			/* the frame being read is a close frame */
@@ -599,15 +604,36 @@ static int ws_after_wslay(struct ws_conn *ws, int r)
 	return 0;
 }
 
+/* A frame header announced a message over max_message: 1009 now, before
+ * its payload (wslay alone would wait for the payload's first bytes). */
+static void ws_too_big(struct ws_conn *ws, uint64_t announced)
+{
+	if (ws->close_queued || wslay_event_get_close_sent(ws->wslay))
+		return;
+	log_info("%s: a frame announces a %llu-byte message, over --max-message %zu; closing "
+		 "with 1009", ws->peer, (unsigned long long)announced, ws->cfg.max_message);
+	wslay_event_queue_close(ws->wslay, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
+}
+
+/* wslay gets the bytes up to a too-big frame's header, none of it. */
 static int ws_frames_input(struct ws_conn *ws, const char *data, size_t len)
 {
-	ws->rx = (const uint8_t *)data;
-	ws->rx_len = len;
-	ws->in_wslay = true;
-	int r = wslay_event_recv(ws->wslay);
-	ws->in_wslay = false;
-	ws->rx = NULL;
-	ws->rx_len = 0;
+	size_t ok;
+	uint64_t announced = 0;
+	bool over = wshdr_feed(&ws->rx_hdr, (const uint8_t *)data, len, ws->cfg.max_message, &ok,
+			       &announced) < 0;
+	int r = 0;
+	if (ok) {
+		ws->rx = (const uint8_t *)data;
+		ws->rx_len = ok;
+		ws->in_wslay = true;
+		r = wslay_event_recv(ws->wslay);
+		ws->in_wslay = false;
+		ws->rx = NULL;
+		ws->rx_len = 0;
+	}
+	if (over && r >= 0 && ws->state == WS_OPEN)
+		ws_too_big(ws, announced);
 	return ws_after_wslay(ws, r);
 }
 
@@ -664,6 +690,48 @@ static bool ws_auth_ok(const struct ws_conn *ws, const char *authz)
 	return diff == 0;
 }
 
+static bool ws_uid_allowed(const struct ws_conn *ws, uint32_t uid)
+{
+	if (uid == 0 || uid == (uint32_t)geteuid())
+		return true;
+	for (size_t i = 0; i < ws->cfg.n_allow_uids; i++)
+		if (ws->cfg.allow_uids[i] == uid)
+			return true;
+	return false;
+}
+
+/* Who may upgrade. With a token: whoever presents it. Without one: a peer
+ * whose socket belongs to root, to our own user or to an allowed uid; not
+ * one whose user cannot be told (on another host, or gone). 0, or the HTTP
+ * status to refuse with (401, 403), logged. */
+static int ws_admit(const struct ws_conn *ws, const struct http_request *req)
+{
+	uint32_t uid;
+	if (ws->cfg.auth_token && ws->cfg.auth_token[0]) {
+		if (ws_auth_ok(ws, req->authorization))
+			return 0;
+		log_info("%s: upgrade refused: %s bearer token", ws->peer,
+			 req->authorization[0] ? "wrong" : "no");
+		return 401;
+	}
+	int r = peer_uid(ws->fd, &uid);
+	if (r == 0 && ws_uid_allowed(ws, uid))
+		return 0;
+	if (r == 0)
+		log_warn("%s: upgrade refused (403): peer uid %u is neither root, nor the server's "
+			 "uid %u, nor an --allow-uid", ws->peer, uid, (unsigned)geteuid());
+	else if (r == -ENOENT)
+		log_warn("%s: upgrade refused (403): the peer is not on this host, so its user is "
+			 "unknown; it needs a bearer token (--auth-token-file)", ws->peer);
+	else if (r == -ENOTCONN)
+		log_warn("%s: upgrade refused (403): the peer closed its socket, so its user is "
+			 "unknown", ws->peer);
+	else
+		log_warn("%s: upgrade refused (403): cannot tell the peer's user: %s", ws->peer,
+			 strerror(-r));
+	return 403;
+}
+
 /* ---- keep-alive pings ---- */
 
 static void ws_ping_arm(struct ws_conn *ws)
@@ -715,6 +783,7 @@ static int ws_upgrade(struct ws_conn *ws, const struct http_request *req)
 		return -ENOMEM;
 	ws->state = WS_OPEN;
 	ws_schedule_flush(ws);
+	loop_timer_cancel(ws->lp, &ws->timer);	/* the head's deadline */
 	ws_ping_arm(ws);
 
 	/* Bytes after the head are the first frames; keep them past open(). */
@@ -734,11 +803,11 @@ static int ws_route(struct ws_conn *ws, const struct http_request *req)
 	if (req->has_origin && !ws_origin_allowed(ws, req->origin))
 		return ws_respond(ws, 403, "forbidden\n");
 	if (!strcmp(req->path, "/")) {
-		if (ws->cfg.auth_token && ws->cfg.auth_token[0] && !ws_auth_ok(ws, req->authorization)) {
-			log_info("%s: upgrade refused: %s bearer token", ws->peer,
-				 req->authorization[0] ? "wrong" : "no");
+		int refuse = ws_admit(ws, req);
+		if (refuse == 401)
 			return ws_respond(ws, 401, "unauthorized\n");
-		}
+		if (refuse)
+			return ws_respond(ws, 403, "forbidden: not a user this server serves\n");
 		if (!http_is_ws_upgrade(req))
 			return ws_respond(ws, 400, "bad request: expected a WebSocket upgrade\n");
 		return ws_upgrade(ws, req);
@@ -859,11 +928,19 @@ static void ws_on_recv(struct loop_op *op, int res, uint32_t flags)
 	ws_flush(ws);
 }
 
-/* OPEN: ping. FLUSH: the peer still drains the kernel's copy (a slow
- * reader) -> wait on; no progress at all -> give up. LINGER: give up. */
+/* HEAD: no whole request head in time -> 408 and close. OPEN: ping.
+ * FLUSH: the peer still drains the kernel's copy (a slow reader) -> wait
+ * on; no progress at all -> give up. LINGER: give up. */
 static void ws_on_timer(struct loop_timer *t)
 {
 	struct ws_conn *ws = ws_container_of(t, struct ws_conn, timer);
+	if (ws->state == WS_HEAD) {
+		log_info("%s: no whole request head within %u ms (--head-timeout-ms); closing",
+			 ws->peer, ws->cfg.head_timeout_ms);
+		if (ws_respond(ws, 408, "request timeout\n") < 0)
+			ws_die(ws);
+		return;
+	}
 	if (ws->state == WS_OPEN) {
 		ws_ping_tick(ws);
 		return;
@@ -940,6 +1017,8 @@ int ws_accept(struct loop *lp, int fd, const char *peer, const struct ws_config 
 			ws_die(ws);
 		return 0;
 	}
+	if (ws->cfg.head_timeout_ms)
+		loop_timer_arm(lp, &ws->timer, ws->cfg.head_timeout_ms);
 	ws_recv_arm(ws);
 	return 0;
 

@@ -1,12 +1,16 @@
 /* ws: one client connection, from the HTTP request head to the close frame.
  *
  * Owns the socket, its recv and send ops on the loop, the HTTP upgrade
- * (GET / with a valid upgrade -> 101, 401 without the bearer token when
- * one is configured; GET /readyz and /livez -> 200 "ok"; any Origin not
- * allowed -> 403; other paths -> 404; bad or > max_head -> 400; beyond
- * max_connections -> 503 at once), the wslay context for incoming frames
- * and control frames, keep-alive pings, and the send queue of outgoing
- * text messages. Knows nothing of JSON or processes:
+ * (GET / with a valid upgrade -> 101; 401 without the bearer token when
+ * one is configured; without one, 403 unless the peer's socket belongs to
+ * root, to the server's own user or to an allowed uid; GET /readyz and
+ * /livez -> 200 "ok" for anyone; any Origin not allowed -> 403; other
+ * paths -> 404; bad or > max_head -> 400; no whole head within
+ * head_timeout_ms -> 408; beyond max_connections -> 503 at once), the
+ * wslay context for incoming frames and control frames (a frame header
+ * announcing a message over max_message -> close 1009 before its payload
+ * is read), keep-alive pings, and the send queue of outgoing text
+ * messages. Knows nothing of JSON or processes:
  * whole messages go up through struct ws_handler, text goes down through
  * ws_send_text().
  */
@@ -49,6 +53,11 @@ struct ws_config {
 	const char *auth_token;		/* the upgrade needs "Authorization: Bearer <it>";
 					 * NULL or "": no auth; at most WS_AUTH_TOKEN_MAX bytes */
 	size_t max_connections;		/* more live ones -> 503 at accept (default 256) */
+	unsigned head_timeout_ms;	/* no whole request head this long after accept
+					 * -> 408 and close; 0: no limit */
+	const uint32_t *allow_uids;	/* without auth_token: users besides root and our
+					 * own euid whose peers may upgrade */
+	size_t n_allow_uids;
 };
 
 /* Longest accepted auth token (it must fit http's Authorization buffer). */

@@ -54,7 +54,7 @@ gid_t server_gid(void)
 
 /* In the child: never returns. Only async-signal-safe calls. */
 static void server_child(const char *bin, char *const *argv, int out_fd, pid_t parent,
-			 uid_t uid, gid_t gid)
+			 uid_t uid, gid_t gid, int err_fd)
 {
 	static const char msg[] = "server: exec of $RINGEXECD failed\n";
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -72,6 +72,8 @@ static void server_child(const char *bin, char *const *argv, int out_fd, pid_t p
 	if (devnull >= 0 && devnull != 0)
 		dup2(devnull, 0);
 	if (dup2(out_fd, 1) < 0)
+		_exit(127);
+	if (err_fd >= 0 && dup2(err_fd, 2) < 0)
 		_exit(127);
 	if (uid != getuid() && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0))
 		_exit(127);
@@ -115,6 +117,11 @@ static int server_take_url(struct server *s, const char *line)
 
 int server_start(struct server *s, const char *const *extra)
 {
+	return server_start_as(s, extra, (uid_t)-1, -1);
+}
+
+int server_start_as(struct server *s, const char *const *extra, uid_t uid, int err_fd)
+{
 	const char *bin = getenv("RINGEXECD");
 	size_t nextra = 0, len = 0;
 	char **argv, buf[4096];
@@ -143,8 +150,9 @@ int server_start(struct server *s, const char *const *extra)
 		free(argv);
 		return -1;
 	}
-	uid_t uid = server_uid();
-	gid_t gid = server_gid();
+	gid_t gid = uid == (uid_t)-1 ? server_gid() : (gid_t)uid;
+	if (uid == (uid_t)-1)
+		uid = server_uid();
 	fflush(NULL);	/* no duplicated stdio buffers in the child */
 	pid = fork();
 	if (pid < 0) {
@@ -155,7 +163,7 @@ int server_start(struct server *s, const char *const *extra)
 		return -1;
 	}
 	if (pid == 0)
-		server_child(bin, argv, pipefd[1], self, uid, gid);
+		server_child(bin, argv, pipefd[1], self, uid, gid, err_fd);
 	free(argv);
 	close(pipefd[1]);
 

@@ -2,7 +2,8 @@
  *
  * The binary comes from $RINGEXECD (meson sets it). server_start() runs it
  * with --listen ws://127.0.0.1:0 plus extra args, reads the one URL line from
- * its stdout (deadline 10 s) and returns. Its stderr goes to ours.
+ * its stdout (deadline 10 s) and returns. Its stderr goes to ours, unless
+ * server_start_as() names another fd (and maybe another user).
  */
 #ifndef RINGEXEC_SERVER_H
 #define RINGEXEC_SERVER_H
@@ -22,6 +23,10 @@ gid_t server_gid(void);
 
 /* extra: NULL-terminated list of extra arguments, or NULL. 0 or -1. */
 int server_start(struct server *s, const char *const *extra);
+/* The same, run as uid (its gid the same number, no supplementary groups;
+ * (uid_t)-1: as server_start() would, server_uid()), its stderr on err_fd
+ * (-1: ours). */
+int server_start_as(struct server *s, const char *const *extra, uid_t uid, int err_fd);
 /* SIGTERM, wait up to 10 s (then SIGKILL). Returns the wait status. */
 int server_stop(struct server *s);
 
