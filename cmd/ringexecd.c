@@ -10,6 +10,7 @@
  * start of shutdown (cmd/sysd.c).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -640,6 +641,10 @@ int main(int argc, char **argv)
 
 	ensure_std_fds();
 	signal(SIGPIPE, SIG_IGN);
+	/* Big blocks (send queues, whole-file reads) straight from and back to
+	 * the kernel: a fixed threshold, not glibc's, which grows after the
+	 * first big free and then keeps such blocks in the heap for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	/* Children get the limit we started with; the server takes the hard limit. */
 	struct rlimit nofile;

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,8 +32,27 @@
  * The orphan scan (an open and read of /proc) runs this long after the
  * first one, and once for a burst of exits. */
 #define ENGINE_ORPHAN_SCAN_MS 2
+/* Once this much output has been freed, the heap's free pages go back to
+ * the kernel (malloc keeps them otherwise), a little later and once for a
+ * burst of frees. */
+#define ENGINE_TRIM_BYTES (4u << 20)
+#define ENGINE_TRIM_MS 50
 
 static void engine_sig_arm(struct engine *eng);
+
+static void engine_trim(struct loop_timer *t)
+{
+	struct engine *eng = (struct engine *)((char *)t - offsetof(struct engine, trim));
+	eng->freed = 0;
+	malloc_trim(0);
+}
+
+void engine_note_freed(struct engine *eng, size_t n)
+{
+	eng->freed += n;
+	if (eng->freed >= ENGINE_TRIM_BYTES && !loop_timer_armed(&eng->trim))
+		loop_timer_arm(eng->loop, &eng->trim, ENGINE_TRIM_MS);
+}
 static void engine_unstarve(struct loop_defer *d);
 
 /* Reap children that no proc tracks (orphans reparented to us). */
@@ -104,6 +124,7 @@ int engine_new(struct engine **out, struct loop *lp, const struct engine_config 
 	eng->sigfd = -1;
 	eng->unstarve.fn = engine_unstarve;
 	loop_timer_init(&eng->orphan_timer, engine_orphan_timer);
+	loop_timer_init(&eng->trim, engine_trim);
 	int ret;
 
 	eng->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -159,6 +180,7 @@ void engine_free(struct engine *eng)
 		return;
 	loop_defer_cancel(eng->loop, &eng->unstarve);
 	loop_timer_cancel(eng->loop, &eng->orphan_timer);
+	loop_timer_cancel(eng->loop, &eng->trim);
 	sandbox_set_free(eng->sandboxes);
 	if (eng->out_bufs)
 		loop_bufs_free(eng->loop, eng->out_bufs);

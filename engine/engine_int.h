@@ -24,7 +24,12 @@ struct engine {
 	bool starved;			/* some proc's reads wait for retained < max */
 	struct loop_defer unstarve;	/* re-arms them once there is room */
 	struct sandbox_set *sandboxes;	/* templates for sandboxed spawns */
+	size_t freed;			/* output bytes freed since the last trim */
+	struct loop_timer trim;		/* gives freed heap back to the kernel */
 };
+
+/* proc.c: a proc's retained output of n bytes was freed. */
+void engine_note_freed(struct engine *eng, size_t n);
 
 /* proc.c: link/unlink a spawned proc into eng->procs; is pid a live child
  * that some proc will reap through its pidfd? */

@@ -97,6 +97,7 @@ struct proc {
 	struct loop_timer drain_timer;
 	uint64_t next_seq;		/* next seq to assign, from 1 */
 	struct outlog log;		/* retained output */
+	size_t streamed;		/* output bytes read so far (the heap's churn) */
 	int stdin_fd;			/* pipe write end or a dup of the master; -1 if none */
 	bool stdin_open;		/* writes can still reach the child */
 	bool stdin_closing;		/* closeStdin seen: close once the queue drains */
@@ -301,6 +302,7 @@ static void proc_free(struct proc *p)
 	for (int i = 0; i < 2; i++)
 		proc_close_fd(&p->reaps[i].pidfd);
 	spawn_init_mem_free(p->init_mem);
+	engine_note_freed(p->eng, outlog_bytes(&p->log) + p->streamed);
 	engine_retained_add(p->eng, -(long)outlog_bytes(&p->log));
 	outlog_free(&p->log);
 	free(p);
@@ -424,6 +426,7 @@ static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 	p->inflight--;
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		const void *data = loop_bufs_get(bufs, flags);
+		p->streamed += (size_t)res;
 		if (!p->released) {
 			size_t before = outlog_bytes(&p->log);
 			const struct outlog_chunk *c =
