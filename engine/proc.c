@@ -90,6 +90,9 @@ struct proc {
 		siginfo_t si;
 	} reaps[2];
 	void *init_mem;			/* their stacks, freed once both are reaped */
+	struct sandbox_waiter waiter;	/* a sandboxed spawn waiting for its sandbox */
+	struct proc_spec *pending;	/* and its spec (a deep copy), meanwhile */
+	bool kill_on_spawn;		/* terminated while STARTING */
 	int exit_code;			/* status, or 128+signal */
 	int exit_signo;			/* terminating signal, or 0 */
 	uint64_t exit_seq;		/* seq of `exited`, 0 until emitted */
@@ -321,6 +324,9 @@ void proc_release(struct proc *p)
 {
 	p->released = true;
 	p->obs = NULL;
+	sandbox_cancel(&p->waiter);
+	free(p->pending);
+	p->pending = NULL;
 	loop_timer_cancel(p->eng->loop, &p->drain_timer);
 	if (p->state != PROC_STARTING && p->state != PROC_CLOSED)
 		proc_signal(p, SIGKILL);
@@ -754,7 +760,8 @@ static void proc_stream_init(struct proc_stream *s, int fd, enum outlog_stream k
 	s->inflight = false;
 }
 
-int proc_spawn(struct proc *p, const struct proc_spec *spec)
+/* Spawn now; sb is the ready sandbox of a sandboxed spec. */
+static int proc_spawn_now(struct proc *p, const struct proc_spec *spec, struct sandbox *sb)
 {
 	struct engine *eng = p->eng;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
@@ -785,20 +792,13 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 		ss.stderr_fd = err[1];
 	}
 
-	struct sandbox *sb = NULL;
-	if (spec->sandbox) {
-		/* Whatever stops us from building it, the answer is the same:
-		 * this policy cannot be enforced here (sandbox.c logs why). */
-		if (sandbox_get(eng->sandboxes, spec->sandbox, &sb) < 0) {
-			ret = -EOPNOTSUPP;
-			goto fail;
-		}
+	if (sb) {
 		ss.sandbox = sandbox_spawn_info(sb);
 		ss.spare = sandbox_spare(sb);
 	}
 	struct spawn_result sr;
 	ret = spawn_start(&ss, &sr);
-	if (ss.sandbox)
+	if (sb)
 		sandbox_spawned(sb);
 	/* The child has its copies now (or failed): drop ours. */
 	proc_close_fd(&slave);
@@ -850,10 +850,89 @@ fail:
 	return ret;
 }
 
+/* A deep copy of spec (its strings and vectors), for a deferred spawn. */
+static struct proc_spec *proc_spec_copy(const struct proc_spec *spec)
+{
+	size_t argc = 0, envc = 0, bytes = 0;
+	while (spec->argv[argc])
+		bytes += strlen(spec->argv[argc++]) + 1;
+	while (spec->envp && spec->envp[envc])
+		bytes += strlen(spec->envp[envc++]) + 1;
+	bytes += (spec->arg0 ? strlen(spec->arg0) + 1 : 0) + (spec->cwd ? strlen(spec->cwd) + 1 : 0);
+	size_t vecs = (argc + 1 + envc + 1) * sizeof(char *);
+	struct proc_spec *c = malloc(sizeof(*c) + vecs + bytes);
+	if (!c)
+		return NULL;
+	*c = *spec;
+	const char **argv = (const char **)(c + 1);
+	const char **envp = argv + argc + 1;
+	char *str = (char *)(envp + envc + 1);
+	for (size_t i = 0; i < argc; i++) {
+		argv[i] = str;
+		str = stpcpy(str, spec->argv[i]) + 1;
+	}
+	argv[argc] = NULL;
+	for (size_t i = 0; i < envc; i++) {
+		envp[i] = str;
+		str = stpcpy(str, spec->envp[i]) + 1;
+	}
+	envp[envc] = NULL;
+	c->argv = argv;
+	c->envp = envp;
+	if (spec->arg0) {
+		c->arg0 = str;
+		str = stpcpy(str, spec->arg0) + 1;
+	}
+	if (spec->cwd) {
+		c->cwd = str;
+		stpcpy(str, spec->cwd);
+	}
+	c->sandbox = NULL;	/* the waiter holds the template now */
+	return c;
+}
+
+static void proc_sandbox_ready(struct sandbox_waiter *w, struct sandbox *sb, int err)
+{
+	struct proc *p = container_of(w, struct proc, waiter);
+	struct proc_spec *spec = p->pending;
+	p->pending = NULL;
+	int ret = err < 0 ? -EOPNOTSUPP : proc_spawn_now(p, spec, sb);
+	free(spec);
+	if (ret == 0 && p->kill_on_spawn)
+		proc_signal(p, SIGKILL);
+	if (p->obs && p->obs->spawned)
+		p->obs->spawned(p->ctx, p, ret);
+}
+
+int proc_spawn(struct proc *p, const struct proc_spec *spec)
+{
+	if (!spec->sandbox)
+		return proc_spawn_now(p, spec, NULL);
+	struct sandbox *sb;
+	p->waiter.ready = proc_sandbox_ready;
+	int ret = sandbox_acquire(p->eng->sandboxes, spec->sandbox, &sb, &p->waiter);
+	if (ret == 0)
+		return proc_spawn_now(p, spec, sb);
+	if (ret != -EINPROGRESS)
+		/* Whatever stops us from having it, the answer is the same:
+		 * this policy cannot be enforced here (sandbox.c logs why). */
+		return -EOPNOTSUPP;
+	if (!(p->pending = proc_spec_copy(spec))) {
+		sandbox_cancel(&p->waiter);
+		return -ENOMEM;
+	}
+	return -EINPROGRESS;
+}
+
 /* ---- signals and accessors ---- */
 
 int proc_signal(struct proc *p, int sig)
 {
+	if (p->state == PROC_STARTING && p->pending) {
+		if (sig == SIGKILL)
+			p->kill_on_spawn = true;
+		return sig == SIGKILL ? 0 : -ESRCH;
+	}
 	/* A sandbox's init takes its whole PID namespace down with it. */
 	if (sig == SIGKILL)
 		for (int i = 0; i < 2; i++)

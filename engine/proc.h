@@ -46,6 +46,10 @@ struct proc_observer {
 	/* The stdin queue fell below PROC_STDIN_LIMIT, or stdin ended: writes
 	 * held back for room can go on. */
 	void (*stdin_ready)(void *ctx, struct proc *p);
+	/* A spawn that proc_spawn answered -EINPROGRESS is done: err 0 (the
+	 * proc is RUNNING; its events follow) or -errno (it stays STARTING
+	 * and must be released). */
+	void (*spawned)(void *ctx, struct proc *p, int err);
 };
 
 /* Bytes of stdin queued per process before writers must wait. */
@@ -70,10 +74,11 @@ enum proc_write_status proc_write_status_of(enum proc_state state, bool stdin_op
 /* A new proc in STARTING; nothing is spawned yet. NULL on ENOMEM. */
 struct proc *proc_new(struct engine *eng, const struct proc_observer *obs, void *ctx);
 /* Spawn it: STARTING -> RUNNING and 0, or -errno (the proc stays STARTING
- * and must be released). Blocks only for the spawn itself (and, the first
- * time a sandbox policy is used, for building its template). A sandbox that
- * cannot be had is -EOPNOTSUPP (or the build's -errno), never a spawn
- * without it. */
+ * and must be released). Blocks only for the spawn itself. A sandboxed
+ * spawn whose template is still being built (or whose spare PID namespace
+ * is warming up) answers -EINPROGRESS: spec is copied, the proc stays
+ * STARTING, and the observer's spawned() tells the outcome later. A
+ * sandbox that cannot be had is -EOPNOTSUPP, never a spawn without it. */
 int proc_spawn(struct proc *p, const struct proc_spec *spec);
 /* The owner lets go: the observer is never called again, the process group
  * gets SIGKILL unless closed, and the proc frees itself once its ops end. */
@@ -94,7 +99,9 @@ bool proc_stdin_full(const struct proc *p);
  * for a pipe process, or -errno. */
 int proc_resize(struct proc *p, unsigned short rows, unsigned short cols);
 
-/* Send sig to the process group. 0 or -errno (-ESRCH when nothing is left). */
+/* Send sig to the process group. 0 or -errno (-ESRCH when nothing is left).
+ * A proc still STARTING takes a SIGKILL as "kill it the moment it is
+ * spawned" (0). */
 int proc_signal(struct proc *p, int sig);
 /* True while the exit is not known. */
 bool proc_running(const struct proc *p);

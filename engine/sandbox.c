@@ -1,24 +1,31 @@
-/* sandbox: the template cache, the start-up probe, and running a function
- * inside a template (see sandbox.h).
+/* sandbox: the template cache, the start-up probe, waiting for a template
+ * (and a spare PID namespace in it), and running a function inside one
+ * (see sandbox.h).
  *
- * A template is found by its key: the policy's rules sorted (depth, then
- * access, then path) and printed one per line, plus the two flags. Building
- * one clones sandbox_build.c's child with the new namespaces; the fds it
- * leaves in our table keep them alive. An idle timer frees the templates
- * not used for SANDBOX_IDLE_MS; the set never holds more than
- * SANDBOX_MAX_TEMPLATES (the least recently used goes first).
+ * A template is found by its key (sandbox_key.c). It is BUILDING while its
+ * build child runs (a fork that shares our fd table; its exit comes as a
+ * WAITID completion on the ring, so the loop never waits for a build), then
+ * READY. A spawn needs a READY template and a warm spare (spawn_sandbox.c);
+ * sandbox_acquire() answers at once when both are there, else it queues the
+ * waiter and starts what is missing; the spares' launchers write to one
+ * eventfd when they are warm, and its completion serves the waiters. After
+ * a spawn the next spare is made SANDBOX_REFILL_MS later. An idle timer
+ * frees templates unused for SANDBOX_IDLE_MS; there are never more than
+ * SANDBOX_MAX_TEMPLATES (the least recently used idle one goes first).
  */
 #include "sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -27,25 +34,36 @@
 
 #include "log.h"
 #include "loop.h"
-#include "sandbox_build.h"
+#include "sandbox_int.h"
 #include "seccomp.h"
 #include "spawn.h"
 
-#define SANDBOX_BUILD_STACK (128 * 1024)
 /* sandbox_run's child runs ordinary (instrumented) code: a roomy stack. */
 #define SANDBOX_RUN_STACK (1024 * 1024)
 /* A template's next spare PID namespace is made this long after a spawn. */
 #define SANDBOX_REFILL_MS 2
 
+enum sandbox_state { SB_BUILDING, SB_READY };
+
 struct sandbox {
 	struct sandbox *next;
 	struct sandbox_set *set;
+	enum sandbox_state state;
 	char *key;			/* malloc'd */
 	size_t keylen;
+	bool restrict_net;
 	uint64_t last_used_ms;
 	struct spawn_sandbox sp;	/* the namespace fds, what spawn enters */
-	struct spawn_spare *spare;	/* a PID namespace ready for the next command */
+	struct sb_job *job;		/* SB_BUILDING: the build child */
+	struct loop_op build_op;	/* its WAITID */
+	siginfo_t build_si;
+	bool build_inflight;
+	struct spawn_spare *spare;	/* a PID namespace for the next command */
 	struct loop_timer refill;	/* makes the next spare */
+	struct sandbox_waiter *waiters;	/* spawns waiting, in order */
+	struct sandbox_waiter **waiters_tail;
+	int inflight;			/* ops in flight (build_op) */
+	bool dead;			/* unlinked; freed once inflight is 0 */
 };
 
 struct sandbox_set {
@@ -59,94 +77,17 @@ struct sandbox_set {
 	bool root;			/* the server runs as uid 0 */
 	bool hardened;			/* PR_SET_DUMPABLE 0 done */
 	char **hide;			/* copy of the config's list */
+	int efd;			/* launchers write here once warm */
+	uint64_t efd_buf;
+	struct loop_op efd_op;
+	bool efd_inflight;
+	struct loop_defer serve;	/* serves the waiters on the next turn */
 };
 
-/* ---- keys ---- */
+static void sandbox_refill(struct loop_timer *t);
+static void sandbox_serve(struct sandbox *sb);
 
-static size_t sandbox_depth(const char *path)
-{
-	size_t d = 0;
-	if (path[0] == '/' && path[1] == '\0')
-		return 0;
-	for (const char *p = path; *p; p++)
-		d += *p == '/';
-	return d;
-}
-
-static int sandbox_rule_cmp(const void *a, const void *b)
-{
-	const struct sandbox_rule *x = a, *y = b;
-	size_t dx = sandbox_depth(x->path), dy = sandbox_depth(y->path);
-	if (dx != dy)
-		return dx < dy ? -1 : 1;
-	if (x->access != y->access)
-		return x->access < y->access ? -1 : 1;
-	return strcmp(x->path, y->path);
-}
-
-/* The rules in application order, without repeats. Caller frees. */
-static struct sandbox_rule *sandbox_sorted(const struct sandbox_policy *p, size_t *n)
-{
-	struct sandbox_rule *r = malloc((p->nrules ? p->nrules : 1) * sizeof(*r));
-	if (!r)
-		return NULL;
-	if (p->nrules)
-		memcpy(r, p->rules, p->nrules * sizeof(*r));
-	qsort(r, p->nrules, sizeof(*r), sandbox_rule_cmp);
-	size_t k = 0;
-	for (size_t i = 0; i < p->nrules; i++)
-		if (k == 0 || r[k - 1].access != r[i].access || strcmp(r[k - 1].path, r[i].path))
-			r[k++] = r[i];
-	*n = k;
-	return r;
-}
-
-/* Is rule (normalized) path or one of its ancestors? Its length if so, else -1. */
-static long sandbox_covers(const char *rule, const char *path)
-{
-	size_t n = strlen(rule);
-	if (n == 1 && rule[0] == '/')
-		return 0;
-	if (strncmp(rule, path, n) != 0 || (path[n] != '\0' && path[n] != '/'))
-		return -1;
-	return (long)n;
-}
-
-enum sandbox_access sandbox_access_of(const struct sandbox_policy *p, const char *path)
-{
-	if (!p->restrict_fs)
-		return SANDBOX_WRITE;
-	long best = -1;
-	enum sandbox_access access = 0;
-	for (size_t i = 0; i < p->nrules; i++) {
-		long n = sandbox_covers(p->rules[i].path, path);
-		if (n < 0 || n < best)
-			continue;
-		if (n > best || p->rules[i].access > access)
-			access = p->rules[i].access;
-		best = n;
-	}
-	return access;
-}
-
-static char *sandbox_key(const struct sandbox_policy *p, const struct sandbox_rule *r,
-			 size_t n, size_t *len)
-{
-	size_t cap = 8;
-	for (size_t i = 0; i < n; i++)
-		cap += strlen(r[i].path) + 4;
-	char *key = malloc(cap);
-	if (!key)
-		return NULL;
-	size_t off = (size_t)snprintf(key, cap, "%c%c\n", p->restrict_fs ? 'F' : 'f',
-				      p->restrict_net ? 'N' : 'n');
-	for (size_t i = 0; p->restrict_fs && i < n; i++)
-		off += (size_t)snprintf(key + off, cap - off, "%d %s\n", (int)r[i].access, r[i].path);
-	*len = off;
-	return key;
-}
-
-/* ---- building ---- */
+/* ---- templates ---- */
 
 static void sandbox_close_fds(struct spawn_sandbox *sp)
 {
@@ -158,104 +99,393 @@ static void sandbox_close_fds(struct spawn_sandbox *sp)
 		}
 }
 
-static void sandbox_free(struct sandbox *sb)
+static void sandbox_fail_waiters(struct sandbox *sb, int err)
 {
+	while (sb->waiters) {
+		struct sandbox_waiter *w = sb->waiters;
+		sb->waiters = w->next;
+		if (!sb->waiters)
+			sb->waiters_tail = &sb->waiters;
+		w->sb = NULL;
+		w->ready(w, NULL, err);
+	}
+}
+
+static void sandbox_unlink(struct sandbox *sb)
+{
+	struct sandbox_set *set = sb->set;
+	for (struct sandbox **pp = &set->list; *pp; pp = &(*pp)->next)
+		if (*pp == sb) {
+			*pp = sb->next;
+			set->count--;
+			return;
+		}
+}
+
+/* Take sb out of the set and free it (once its build op is done). Waiters
+ * get err. */
+static void sandbox_drop(struct sandbox *sb, int err)
+{
+	if (sb->dead)
+		return;
+	sb->dead = true;
+	sandbox_unlink(sb);
 	loop_timer_cancel(sb->set->loop, &sb->refill);
+	sandbox_fail_waiters(sb, err);
 	spawn_spare_free(sb->spare);
-	sandbox_close_fds(&sb->sp);
-	free(sb->key);
-	free(sb);
+	sb->spare = NULL;
+	if (sb->job) {
+		/* Its WAITID completes once it is killed (or the loop ends). */
+		syscall(SYS_pidfd_send_signal, sb_job_pidfd(sb->job), SIGKILL, NULL, 0);
+	}
+	if (sb->inflight == 0) {
+		sandbox_close_fds(&sb->sp);
+		free(sb->key);
+		free(sb);
+	}
 }
 
-/* Run the build child to completion (we wait: CLONE_VFORK). It is a fork
- * (no CLONE_VM) that shares our fd table (CLONE_FILES): the namespace fds
- * it opens are ours. Once per template, so the copy of our page tables is
- * affordable. */
-static int sandbox_build(struct sandbox_set *set, const struct sandbox_policy *p,
-			 const struct sandbox_rule *rules, size_t n, struct spawn_sandbox *out,
-			 char *why, size_t whylen)
-{
-	/* The child has its own copy of our memory (it must be dumpable to
-	 * write its id maps, and our memory is not: see sandbox_get), so what
-	 * it reports back goes through a shared page. */
-	struct sb_build *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
-				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct sb_build_rule *br = calloc(n ? n : 1, sizeof(*br));
-	void *stack = mmap(NULL, SANDBOX_BUILD_STACK, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	int ret = -ENOMEM;
-	if (b == MAP_FAILED)
-		b = NULL;
-	if (!b || !br || stack == MAP_FAILED)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		br[i].path = rules[i].path;
-		br[i].access = (unsigned char)rules[i].access;
-	}
-	b->restrict_fs = p->restrict_fs;
-	b->userns = set->userns;
-	b->netns = p->restrict_net;
-	b->rules = br;
-	b->nrules = p->restrict_fs ? n : 0;
-	b->hide = (const char *const *)set->hide;
-	b->userfd = b->mntfd = b->ipcfd = b->netfd = -1;
-	b->err = -ECHILD;	/* stays so if the child dies on its way */
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	snprintf(b->uid_map, sizeof(b->uid_map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-	snprintf(b->gid_map, sizeof(b->gid_map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-
-	int flags = CLONE_VFORK | CLONE_FILES | CLONE_NEWNS | CLONE_NEWIPC;
-	if (b->userns)
-		flags |= CLONE_NEWUSER;
-	if (b->netns)
-		flags |= CLONE_NEWNET;
-	/* Every signal blocked, as for a spawn: the child runs none of our
-	 * handlers. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid_t pid = clone(sb_build_main, (char *)stack + SANDBOX_BUILD_STACK, flags, b);
-	int clone_errno = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		ret = -clone_errno;
-		snprintf(why, whylen, "clone(%s): %s", b->userns ? "user, mount namespaces" :
-			 "mount namespace", strerror(clone_errno));
-		goto out;
-	}
-	siginfo_t si;
-	while (waitid(P_PID, (id_t)pid, &si, WEXITED | __WALL) < 0 && errno == EINTR)
-		;
-	ret = b->err;
-	out->userfd = b->userfd;
-	out->mntfd = b->mntfd;
-	out->ipcfd = b->ipcfd;
-	out->netfd = b->netfd;
-	if (ret < 0) {
-		/* The child closed what it opened, but the namespace fds. */
-		for (size_t i = 0; i < b->nfds; i++)
-			close(b->fds[i]);
-		sandbox_close_fds(out);
-		snprintf(why, whylen, "%s%s%s: %s", b->step ? b->step : "build",
-			 b->step_path ? " " : "", b->step_path ? b->step_path : "",
-			 strerror(-ret));
-	}
-out:
-	if (stack != MAP_FAILED)
-		munmap(stack, SANDBOX_BUILD_STACK);
-	free(br);
-	if (b)
-		munmap(b, sizeof(*b));
-	return ret;
-}
-
-static void sandbox_spawn_defaults(struct sandbox_set *set, const struct sandbox_policy *p,
+static void sandbox_spawn_defaults(struct sandbox_set *set, bool restrict_net,
 				   struct spawn_sandbox *sp)
 {
 	sp->proc_ro = set->root;
-	sp->filter = seccomp_child_filter(p->restrict_net);
+	sp->filter = seccomp_child_filter(restrict_net);
 	sp->init_filter = seccomp_init_filter();
+	sp->ready_fd = set->efd;
+}
+
+static void sandbox_built(struct sandbox *sb)
+{
+	char why[256];
+	int ret = sb_job_finish(sb->job, &sb->sp, why, sizeof(why));
+	sb->job = NULL;
+	if (sb->dead) {
+		if (sb->inflight == 0) {
+			sandbox_close_fds(&sb->sp);
+			free(sb->key);
+			free(sb);
+		}
+		return;
+	}
+	if (ret < 0) {
+		log_warn("sandbox: cannot build a template: %s", why);
+		sandbox_drop(sb, -EOPNOTSUPP);
+		return;
+	}
+	sandbox_spawn_defaults(sb->set, sb->restrict_net, &sb->sp);
+	sb->state = SB_READY;
+	log_debug("sandbox: template ready, %zu alive", sb->set->count);
+	sandbox_serve(sb);
+}
+
+static void sandbox_build_done(struct loop_op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct sandbox *sb = (struct sandbox *)((char *)op - offsetof(struct sandbox, build_op));
+	sb->build_inflight = false;
+	sb->inflight--;
+	if (!sb->job) {
+		/* Finished already (sandbox_finish_now). */
+		if (sb->dead && sb->inflight == 0) {
+			sandbox_close_fds(&sb->sp);
+			free(sb->key);
+			free(sb);
+		}
+		return;
+	}
+	if (res == -EINTR || res == -EAGAIN) {
+		/* Again. */
+		sb->build_op.cb = sandbox_build_done;
+		struct io_uring_sqe *sqe = loop_sqe(sb->set->loop, &sb->build_op);
+		io_uring_prep_poll_add(sqe, sb_job_pidfd(sb->job), POLLIN);
+		sb->build_inflight = true;
+		sb->inflight++;
+		return;
+	}
+	if (!loop_has_waitid(sb->set->loop)) {
+		/* POLL_ADD fired: the child is a zombie now; reap it. */
+		siginfo_t si;
+		waitid(P_PIDFD, (id_t)sb_job_pidfd(sb->job), &si, WEXITED | WNOHANG | __WALL);
+	}
+	sandbox_built(sb);
+}
+
+static void sandbox_build_arm(struct sandbox *sb)
+{
+	struct loop *lp = sb->set->loop;
+	sb->build_op.cb = sandbox_build_done;
+	struct io_uring_sqe *sqe = loop_sqe(lp, &sb->build_op);
+	if (loop_has_waitid(lp)) {
+		memset(&sb->build_si, 0, sizeof(sb->build_si));
+		io_uring_prep_rw(RINGEXEC_OP_WAITID, sqe, sb_job_pidfd(sb->job), NULL, P_PIDFD, 0);
+		sqe->file_index = WEXITED | __WALL;
+		sqe->addr2 = (uint64_t)(uintptr_t)&sb->build_si;
+	} else {
+		io_uring_prep_poll_add(sqe, sb_job_pidfd(sb->job), POLLIN);
+	}
+	sb->build_inflight = true;
+	sb->inflight++;
+}
+
+static struct sb_job_spec sandbox_job_spec(struct sandbox_set *set, const struct sandbox_policy *p,
+					   const struct sandbox_rule *rules, size_t n)
+{
+	return (struct sb_job_spec){
+		.restrict_fs = p->restrict_fs, .restrict_net = p->restrict_net,
+		.userns = set->userns, .rules = rules, .nrules = n,
+		.hide = (const char *const *)set->hide,
+	};
+}
+
+static void sandbox_evict_lru(struct sandbox_set *set)
+{
+	struct sandbox *lru = NULL;
+	for (struct sandbox *sb = set->list; sb; sb = sb->next)
+		if (sb->state == SB_READY && !sb->waiters &&
+		    (!lru || sb->last_used_ms < lru->last_used_ms))
+			lru = sb;
+	if (lru)
+		sandbox_drop(lru, -EOPNOTSUPP);
+}
+
+/* The template for policy: found, or made (its build under way). */
+static int sandbox_lookup(struct sandbox_set *set, const struct sandbox_policy *policy,
+			  struct sandbox **out)
+{
+	if (!set->available)
+		return -EOPNOTSUPP;
+	if (policy->nrules > SANDBOX_MAX_RULES)
+		return -E2BIG;
+	size_t n, keylen;
+	struct sandbox_rule *rules = sandbox_sorted(policy, &n);
+	char *key = rules ? sandbox_key(policy, rules, n, &keylen) : NULL;
+	int ret = -ENOMEM;
+	if (!key)
+		goto out;
+	uint64_t now = loop_now_ms(set->loop);
+	for (struct sandbox *sb = set->list; sb; sb = sb->next)
+		if (sb->keylen == keylen && memcmp(sb->key, key, keylen) == 0) {
+			sb->last_used_ms = now;
+			*out = sb;
+			ret = 0;
+			goto out;
+		}
+
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		goto out;
+	if (!set->hardened) {
+		/* Every sandbox's init and launcher share our memory: nothing in
+		 * a sandbox may open /proc/<them>/mem (or any of our /proc files). */
+		prctl(PR_SET_DUMPABLE, 0);
+		set->hardened = true;
+	}
+	sb->set = set;
+	sb->sp = (struct spawn_sandbox){ .userfd = -1, .mntfd = -1, .ipcfd = -1, .netfd = -1 };
+	sb->restrict_net = policy->restrict_net;
+	sb->waiters_tail = &sb->waiters;
+	loop_timer_init(&sb->refill, sandbox_refill);
+	char why[256];
+	struct sb_job_spec spec = sandbox_job_spec(set, policy, rules, n);
+	ret = sb_job_start(&spec, &sb->job, why, sizeof(why));
+	if (ret < 0) {
+		log_warn("sandbox: cannot build a template: %s", why);
+		free(sb);
+		goto out;
+	}
+	if (set->count >= SANDBOX_MAX_TEMPLATES)
+		sandbox_evict_lru(set);
+	sb->state = SB_BUILDING;
+	sb->key = key;
+	key = NULL;
+	sb->keylen = keylen;
+	sb->last_used_ms = now;
+	sb->next = set->list;
+	set->list = sb;
+	set->count++;
+	sandbox_build_arm(sb);
+	if (!loop_timer_armed(&set->idle))
+		loop_timer_arm(set->loop, &set->idle, SANDBOX_IDLE_MS / 2);
+	log_debug("sandbox: building a template (%zu rules, %s network), %zu alive", n,
+		  policy->restrict_net ? "restricted" : "open", set->count);
+	*out = sb;
+	ret = 0;
+out:
+	free(key);
+	free(rules);
+	return ret;
+}
+
+/* A BUILDING template, built now: wait for its child here. We reap it;
+ * the ring's wait on it then ends with ECHILD and finds the job gone. */
+static int sandbox_finish_now(struct sandbox *sb)
+{
+	if (sb->state == SB_READY)
+		return 0;
+	struct sandbox_set *set = sb->set;
+	char why[256];
+	int ret = sb_job_wait(sb->job, &sb->sp, why, sizeof(why));
+	sb->job = NULL;
+	if (ret < 0) {
+		log_warn("sandbox: cannot build a template: %s", why);
+		sandbox_drop(sb, -EOPNOTSUPP);
+		return ret;
+	}
+	sandbox_spawn_defaults(set, sb->restrict_net, &sb->sp);
+	sb->state = SB_READY;
+	return 0;
+}
+
+int sandbox_get(struct sandbox_set *set, const struct sandbox_policy *policy,
+		struct sandbox **out)
+{
+	struct sandbox *sb;
+	int ret = sandbox_lookup(set, policy, &sb);
+	if (ret < 0)
+		return ret;
+	if ((ret = sandbox_finish_now(sb)) < 0)
+		return ret;
+	*out = sb;
+	return 0;
+}
+
+/* ---- spares and waiters ---- */
+
+/* Give the waiters what there is: a warm spare each, in order; make the
+ * next spare when one is missing (the eventfd says when it is warm). */
+static void sandbox_serve(struct sandbox *sb)
+{
+	while (sb->waiters && sb->state == SB_READY && !sb->dead) {
+		if (!sb->spare) {
+			if (spawn_spare_new(&sb->sp, &sb->spare) < 0) {
+				sandbox_fail_waiters(sb, -EOPNOTSUPP);
+				return;
+			}
+		}
+		int r = spawn_spare_ready(sb->spare);
+		if (r == 0)
+			return;		/* warming: the eventfd calls again */
+		if (r < 0) {
+			spawn_spare_free(sb->spare);
+			sb->spare = NULL;
+			if (spawn_spare_new(&sb->sp, &sb->spare) < 0 ||
+			    spawn_spare_ready(sb->spare) < 0) {
+				sandbox_fail_waiters(sb, -EOPNOTSUPP);
+				return;
+			}
+			continue;
+		}
+		struct sandbox_waiter *w = sb->waiters;
+		sb->waiters = w->next;
+		if (!sb->waiters)
+			sb->waiters_tail = &sb->waiters;
+		w->sb = NULL;
+		sb->last_used_ms = loop_now_ms(sb->set->loop);
+		w->ready(w, sb, 0);	/* it spawns, taking the spare, and calls sandbox_spawned */
+	}
+}
+
+static void sandbox_efd_arm(struct sandbox_set *set);
+
+static void sandbox_serve_all(struct sandbox_set *set)
+{
+	for (struct sandbox *sb = set->list, *next; sb; sb = next) {
+		next = sb->next;
+		if (sb->waiters)
+			sandbox_serve(sb);
+	}
+}
+
+static void sandbox_serve_deferred(struct loop_defer *d)
+{
+	sandbox_serve_all((struct sandbox_set *)((char *)d - offsetof(struct sandbox_set, serve)));
+}
+
+static void sandbox_efd_done(struct loop_op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct sandbox_set *set = (struct sandbox_set *)((char *)op - offsetof(struct sandbox_set, efd_op));
+	set->efd_inflight = false;
+	if (res == -ECANCELED)
+		return;
+	sandbox_serve_all(set);
+	sandbox_efd_arm(set);
+}
+
+static void sandbox_efd_arm(struct sandbox_set *set)
+{
+	if (set->efd_inflight || set->efd < 0)
+		return;
+	set->efd_op.cb = sandbox_efd_done;
+	struct io_uring_sqe *sqe = loop_sqe(set->loop, &set->efd_op);
+	io_uring_prep_read(sqe, set->efd, &set->efd_buf, sizeof(set->efd_buf), 0);
+	set->efd_inflight = true;
+}
+
+int sandbox_acquire(struct sandbox_set *set, const struct sandbox_policy *policy,
+		    struct sandbox **out, struct sandbox_waiter *w)
+{
+	struct sandbox *sb;
+	int ret = sandbox_lookup(set, policy, &sb);
+	if (ret < 0)
+		return ret;
+	if (sb->state == SB_READY && !sb->waiters && sb->spare &&
+	    spawn_spare_ready(sb->spare) > 0) {
+		*out = sb;
+		return 0;
+	}
+	w->sb = sb;
+	w->next = NULL;
+	*sb->waiters_tail = w;
+	sb->waiters_tail = &w->next;
+	sandbox_efd_arm(set);
+	/* Served from the loop (never before we return): once the template is
+	 * built, a spare's launcher says it is warm, or on the next turn. */
+	loop_defer(set->loop, &set->serve);
+	return -EINPROGRESS;
+}
+
+void sandbox_cancel(struct sandbox_waiter *w)
+{
+	struct sandbox *sb = w->sb;
+	if (!sb)
+		return;
+	for (struct sandbox_waiter **pp = &sb->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			if (!*pp)
+				sb->waiters_tail = pp;
+			break;
+		}
+	w->sb = NULL;
+}
+
+const struct spawn_sandbox *sandbox_spawn_info(const struct sandbox *sb)
+{
+	return &sb->sp;
+}
+
+struct spawn_spare **sandbox_spare(struct sandbox *sb)
+{
+	return &sb->spare;
+}
+
+static void sandbox_refill(struct loop_timer *t)
+{
+	struct sandbox *sb = (struct sandbox *)((char *)t - offsetof(struct sandbox, refill));
+	if (!sb->spare && sb->state == SB_READY && spawn_spare_new(&sb->sp, &sb->spare) < 0)
+		sb->spare = NULL;	/* the next spawn makes its own (and says why) */
+}
+
+/* The next spare is made a little later, not at once: a short command is
+ * then usually done before it, so the two do not share the CPUs. Waiters
+ * queued meanwhile get theirs at once. */
+void sandbox_spawned(struct sandbox *sb)
+{
+	if (sb->waiters)
+		sandbox_serve(sb);
+	else if (!sb->spare && !loop_timer_armed(&sb->refill))
+		loop_timer_arm(sb->set->loop, &sb->refill, SANDBOX_REFILL_MS);
 }
 
 /* ---- the probe ---- */
@@ -270,21 +500,24 @@ static int sandbox_try(struct sandbox_set *set, char *why, size_t whylen)
 	const struct sandbox_policy p = {
 		.restrict_fs = true, .restrict_net = true, .rules = rules, .nrules = 2,
 	};
-	struct spawn_sandbox sp = { -1, -1, -1, -1, false, NULL, NULL };
-	int ret = sandbox_build(set, &p, rules, 2, &sp, why, whylen);
-	if (ret < 0)
+	struct spawn_sandbox sp = { .userfd = -1, .mntfd = -1, .ipcfd = -1, .netfd = -1 };
+	struct sb_job_spec spec = sandbox_job_spec(set, &p, rules, 2);
+	struct sb_job *job;
+	int ret = sb_job_start(&spec, &job, why, whylen);
+	if (ret < 0 || (ret = sb_job_wait(job, &sp, why, whylen)) < 0)
 		return ret;
-	sandbox_spawn_defaults(set, &p, &sp);
+	sandbox_spawn_defaults(set, true, &sp);
+	sp.ready_fd = -1;
 
 	static const char *const argv[] = { "/", NULL };
 	static const char *const envp[] = { NULL };
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	struct spawn_spec spec = {
+	struct spawn_spec sspec = {
 		.argv = argv, .envp = envp, .cwd = "/tmp", .stdin_fd = null,
 		.stdout_fd = null, .stderr_fd = null, .sandbox = &sp, .probe = true,
 	};
 	struct spawn_result r;
-	ret = null < 0 ? -errno : spawn_start(&spec, &r);
+	ret = null < 0 ? -errno : spawn_start(&sspec, &r);
 	if (null >= 0)
 		close(null);
 	if (ret < 0) {
@@ -325,8 +558,19 @@ int sandbox_probe(const struct sandbox_config *cfg, char *why, size_t whylen)
 
 /* ---- the set ---- */
 
-static void sandbox_idle(struct loop_timer *t);
-static void sandbox_refill(struct loop_timer *t);
+static void sandbox_idle(struct loop_timer *t)
+{
+	struct sandbox_set *set = (struct sandbox_set *)((char *)t - offsetof(struct sandbox_set, idle));
+	uint64_t now = loop_now_ms(set->loop);
+	for (struct sandbox *sb = set->list, *next; sb; sb = next) {
+		next = sb->next;
+		if (sb->state == SB_READY && !sb->waiters &&
+		    now - sb->last_used_ms >= SANDBOX_IDLE_MS)
+			sandbox_drop(sb, -EOPNOTSUPP);
+	}
+	if (set->list)
+		loop_timer_arm(set->loop, &set->idle, SANDBOX_IDLE_MS / 2);
+}
 
 int sandbox_set_new(struct sandbox_set **out, struct loop *lp, const struct sandbox_config *cfg)
 {
@@ -335,7 +579,9 @@ int sandbox_set_new(struct sandbox_set **out, struct loop *lp, const struct sand
 		return -ENOMEM;
 	set->loop = lp;
 	set->root = geteuid() == 0;
+	set->efd = -1;
 	loop_timer_init(&set->idle, sandbox_idle);
+	set->serve.fn = sandbox_serve_deferred;
 	size_t nh = 0;
 	while (cfg && cfg->hide && cfg->hide[nh])
 		nh++;
@@ -349,6 +595,12 @@ int sandbox_set_new(struct sandbox_set **out, struct loop *lp, const struct sand
 			sandbox_set_free(set);
 			return -ENOMEM;
 		}
+	set->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (set->efd < 0) {
+		int ret = -errno;
+		sandbox_set_free(set);
+		return ret;
+	}
 	int ret = sandbox_probe(cfg, set->why, sizeof(set->why));
 	set->available = ret >= 0;
 	set->userns = ret == 0;
@@ -361,14 +613,23 @@ void sandbox_set_free(struct sandbox_set *set)
 	if (!set)
 		return;
 	loop_timer_cancel(set->loop, &set->idle);
+	loop_defer_cancel(set->loop, &set->serve);
 	while (set->list) {
 		struct sandbox *sb = set->list;
-		set->list = sb->next;
-		sandbox_free(sb);
+		if (sb->job) {
+			/* The loop is over: nobody else reaps the build child. */
+			sb_job_abort(sb->job);
+			sb->job = NULL;
+			sb->inflight = 0;
+		}
+		sb->inflight = 0;
+		sandbox_drop(sb, -ECANCELED);
 	}
 	for (size_t i = 0; set->hide && set->hide[i]; i++)
 		free(set->hide[i]);
 	free(set->hide);
+	if (set->efd >= 0)
+		close(set->efd);
 	free(set);
 }
 
@@ -384,130 +645,6 @@ bool sandbox_set_available(const struct sandbox_set *set, const char **why)
 size_t sandbox_set_count(const struct sandbox_set *set)
 {
 	return set->count;
-}
-
-static void sandbox_unlink(struct sandbox_set *set, struct sandbox *sb)
-{
-	for (struct sandbox **pp = &set->list; *pp; pp = &(*pp)->next)
-		if (*pp == sb) {
-			*pp = sb->next;
-			set->count--;
-			return;
-		}
-}
-
-static void sandbox_idle(struct loop_timer *t)
-{
-	struct sandbox_set *set = (struct sandbox_set *)((char *)t - offsetof(struct sandbox_set, idle));
-	uint64_t now = loop_now_ms(set->loop);
-	for (struct sandbox *sb = set->list, *next; sb; sb = next) {
-		next = sb->next;
-		if (now - sb->last_used_ms >= SANDBOX_IDLE_MS) {
-			sandbox_unlink(set, sb);
-			sandbox_free(sb);
-		}
-	}
-	if (set->list)
-		loop_timer_arm(set->loop, &set->idle, SANDBOX_IDLE_MS / 2);
-}
-
-static void sandbox_evict_lru(struct sandbox_set *set)
-{
-	struct sandbox *lru = NULL;
-	for (struct sandbox *sb = set->list; sb; sb = sb->next)
-		if (!lru || sb->last_used_ms < lru->last_used_ms)
-			lru = sb;
-	if (lru) {
-		sandbox_unlink(set, lru);
-		sandbox_free(lru);
-	}
-}
-
-int sandbox_get(struct sandbox_set *set, const struct sandbox_policy *policy,
-		struct sandbox **out)
-{
-	if (!set->available)
-		return -EOPNOTSUPP;
-	if (policy->nrules > SANDBOX_MAX_RULES)
-		return -E2BIG;
-	size_t n, keylen;
-	struct sandbox_rule *rules = sandbox_sorted(policy, &n);
-	char *key = rules ? sandbox_key(policy, rules, n, &keylen) : NULL;
-	int ret = -ENOMEM;
-	if (!key)
-		goto out;
-	uint64_t now = loop_now_ms(set->loop);
-	for (struct sandbox *sb = set->list; sb; sb = sb->next)
-		if (sb->keylen == keylen && memcmp(sb->key, key, keylen) == 0) {
-			sb->last_used_ms = now;
-			*out = sb;
-			ret = 0;
-			goto out;
-		}
-
-	struct sandbox *sb = calloc(1, sizeof(*sb));
-	if (!sb)
-		goto out;
-	sb->set = set;
-	loop_timer_init(&sb->refill, sandbox_refill);
-	if (!set->hardened) {
-		/* Every sandbox's init shares our memory: nothing in a sandbox
-		 * may open /proc/<init>/mem (or any of our /proc files). */
-		prctl(PR_SET_DUMPABLE, 0);
-		set->hardened = true;
-	}
-	char why[256];
-	ret = sandbox_build(set, policy, rules, n, &sb->sp, why, sizeof(why));
-	if (ret < 0) {
-		log_warn("sandbox: cannot build a template: %s", why);
-		free(sb);
-		goto out;
-	}
-	sandbox_spawn_defaults(set, policy, &sb->sp);
-	if (set->count >= SANDBOX_MAX_TEMPLATES)
-		sandbox_evict_lru(set);
-	sb->key = key;
-	key = NULL;
-	sb->keylen = keylen;
-	sb->last_used_ms = now;
-	sb->next = set->list;
-	set->list = sb;
-	set->count++;
-	if (!loop_timer_armed(&set->idle))
-		loop_timer_arm(set->loop, &set->idle, SANDBOX_IDLE_MS / 2);
-	log_debug("sandbox: new template (%zu rules, %s network), %zu alive", n,
-		  policy->restrict_net ? "restricted" : "open", set->count);
-	*out = sb;
-	ret = 0;
-out:
-	free(key);
-	free(rules);
-	return ret;
-}
-
-const struct spawn_sandbox *sandbox_spawn_info(const struct sandbox *sb)
-{
-	return &sb->sp;
-}
-
-struct spawn_spare **sandbox_spare(struct sandbox *sb)
-{
-	return &sb->spare;
-}
-
-static void sandbox_refill(struct loop_timer *t)
-{
-	struct sandbox *sb = (struct sandbox *)((char *)t - offsetof(struct sandbox, refill));
-	if (!sb->spare && spawn_spare_new(&sb->sp, &sb->spare) < 0)
-		sb->spare = NULL;	/* the next spawn makes its own (and says why) */
-}
-
-/* The next spare is made a little later, not at once: a short command
- * is then usually done before it, so the two do not share the CPUs. */
-void sandbox_spawned(struct sandbox *sb)
-{
-	if (!sb->spare && !loop_timer_armed(&sb->refill))
-		loop_timer_arm(sb->set->loop, &sb->refill, SANDBOX_REFILL_MS);
 }
 
 /* ---- running a function inside ---- */

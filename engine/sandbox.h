@@ -82,12 +82,30 @@ bool sandbox_set_available(const struct sandbox_set *set, const char **why);
 /* Templates alive now. */
 size_t sandbox_set_count(const struct sandbox_set *set);
 
-/* The template for policy, built now if there is none (a few hundred µs to
- * a few ms, once per policy). Borrowed: valid until the next call into the
- * set. 0, -EOPNOTSUPP when sandboxing is unavailable, -E2BIG, -ENOMEM, or
- * the -errno of the step that failed. */
+/* The template for policy, built now if there is none (blocks: about a
+ * millisecond, once per policy; for the fs methods and tests). Borrowed:
+ * valid until the next call into the set. 0, -EOPNOTSUPP when sandboxing
+ * is unavailable or the build failed, -E2BIG, -ENOMEM. */
 int sandbox_get(struct sandbox_set *set, const struct sandbox_policy *policy,
 		struct sandbox **out);
+
+/* A spawn waiting for its template to be built and a spare PID namespace
+ * in it to be warm (embedded in its owner). */
+struct sandbox_waiter {
+	struct sandbox_waiter *next;	/* the set's */
+	struct sandbox *sb;		/* set while waiting */
+	/* Called on the loop once ready (err 0: spawn now, as after
+	 * sandbox_acquire returned 0) or failed (-EOPNOTSUPP). */
+	void (*ready)(struct sandbox_waiter *w, struct sandbox *sb, int err);
+};
+
+/* Like sandbox_get, but never waits for a build or a warm-up: 0 with *out
+ * ready to spawn now; -EINPROGRESS: w->ready() comes later (never before
+ * this returns); other -errno as sandbox_get. */
+int sandbox_acquire(struct sandbox_set *set, const struct sandbox_policy *policy,
+		    struct sandbox **out, struct sandbox_waiter *w);
+/* Stop waiting (the owner goes away). No-op when not waiting. */
+void sandbox_cancel(struct sandbox_waiter *w);
 
 /* What spawn needs to enter a template (spawn.h's struct spawn_sandbox),
  * and the template's spare PID namespace (NULL while none is ready): pass

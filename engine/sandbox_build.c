@@ -52,6 +52,18 @@ struct sb_state {
 	size_t nro;
 };
 
+/* Close what we opened. The count goes down before each close: if we are
+ * killed in between, the parent (which closes what is still counted)
+ * leaks one fd rather than closing one of its own that reused the number. */
+static SB_CHILD void sb_close_tracked(struct sb_build *b)
+{
+	while (b->nfds > 0) {
+		int fd = b->fds[b->nfds - 1];
+		b->nfds--;
+		rs_sys1(SYS_close, fd);
+	}
+}
+
 static SB_CHILD __attribute__((noreturn)) void sb_fail(struct sb_state *st, long err,
 						       const char *step, const char *path)
 {
@@ -59,9 +71,7 @@ static SB_CHILD __attribute__((noreturn)) void sb_fail(struct sb_state *st, long
 	b->err = (int)err;
 	b->step = step;
 	b->step_path = path;
-	for (size_t i = 0; i < b->nfds; i++)
-		rs_sys1(SYS_close, b->fds[i]);
-	b->nfds = 0;
+	sb_close_tracked(b);
 	for (;;)
 		rs_sys1(SYS_exit_group, 1);
 }
@@ -391,10 +401,159 @@ SB_CHILD int sb_build_main(void *arg)
 	if (st->tmpfs_root)
 		sb_setattr(st, st->rootfd, MOUNT_ATTR_RDONLY, false, "/");
 
-	for (size_t i = 0; i < b->nfds; i++)
-		rs_sys1(SYS_close, b->fds[i]);
-	b->nfds = 0;
+	sb_close_tracked(b);
 	b->err = 0;
 	for (;;)
 		rs_sys1(SYS_exit_group, 0);
+}
+
+/* ---- the parent's side (normal code, on the loop) ---- */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox_int.h"
+#include "spawn.h"
+
+#undef SB_CHILD
+
+#define SB_JOB_STACK (128 * 1024)
+
+struct sb_job {
+	struct sb_build *b;		/* MAP_SHARED: the child reports here */
+	int pidfd;
+};
+
+int sb_job_start(const struct sb_job_spec *spec, struct sb_job **out, char *why, size_t whylen)
+{
+	struct sb_job *j = calloc(1, sizeof(*j));
+	struct sb_build_rule *br = calloc(spec->nrules ? spec->nrules : 1, sizeof(*br));
+	void *stack = mmap(NULL, SB_JOB_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	struct sb_build *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int ret = -ENOMEM;
+	snprintf(why, whylen, "out of memory");
+	if (!j || !br || stack == MAP_FAILED || b == MAP_FAILED)
+		goto fail;
+	for (size_t i = 0; i < spec->nrules; i++) {
+		br[i].path = spec->rules[i].path;
+		br[i].access = (unsigned char)spec->rules[i].access;
+	}
+	b->restrict_fs = spec->restrict_fs;
+	b->userns = spec->userns;
+	b->netns = spec->restrict_net;
+	b->rules = br;
+	b->nrules = spec->restrict_fs ? spec->nrules : 0;
+	b->hide = spec->hide;
+	b->userfd = b->mntfd = b->ipcfd = b->netfd = -1;
+	b->err = -ECHILD;	/* stays so if the child dies on its way */
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	snprintf(b->uid_map, sizeof(b->uid_map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	snprintf(b->gid_map, sizeof(b->gid_map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+
+	/* A fork (it must be dumpable to write its id maps, and our memory is
+	 * not), so what it reads is its own copy and what it reports goes to
+	 * the shared page; CLONE_FILES makes the namespace fds ours. Every
+	 * signal blocked: it runs none of our handlers. */
+	int flags = CLONE_FILES | CLONE_NEWNS | CLONE_NEWIPC | CLONE_PIDFD;
+	if (b->userns)
+		flags |= CLONE_NEWUSER;
+	if (b->netns)
+		flags |= CLONE_NEWNET;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	j->pidfd = -1;
+	pid_t pid = clone(sb_build_main, (char *)stack + SB_JOB_STACK, flags, b, &j->pidfd);
+	int clone_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		ret = -clone_errno;
+		snprintf(why, whylen, "clone(%s): %s",
+			 b->userns ? "user, mount namespaces" : "mount namespace",
+			 strerror(clone_errno));
+		goto fail;
+	}
+	/* The child has its own copies of both. */
+	munmap(stack, SB_JOB_STACK);
+	free(br);
+	j->b = b;
+	*out = j;
+	return 0;
+fail:
+	if (b != MAP_FAILED)
+		munmap(b, sizeof(*b));
+	if (stack != MAP_FAILED)
+		munmap(stack, SB_JOB_STACK);
+	free(br);
+	free(j);
+	return ret;
+}
+
+int sb_job_pidfd(const struct sb_job *j)
+{
+	return j->pidfd;
+}
+
+static void sb_job_close_ns(struct sb_build *b)
+{
+	int *fds[] = { &b->userfd, &b->mntfd, &b->ipcfd, &b->netfd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
+int sb_job_finish(struct sb_job *j, struct spawn_sandbox *out, char *why, size_t whylen)
+{
+	struct sb_build *b = j->b;
+	int ret = b->err;
+	if (ret < 0) {
+		/* The child closes what it opened, unless it died on its way. */
+		for (size_t i = 0; i < b->nfds && i < SB_BUILD_MAX_FDS; i++)
+			close(b->fds[i]);
+		sb_job_close_ns(b);
+		snprintf(why, whylen, "%s%s%s: %s", b->step ? b->step : "build",
+			 b->step_path ? " " : "", b->step_path ? b->step_path : "", strerror(-ret));
+	} else {
+		out->userfd = b->userfd;
+		out->mntfd = b->mntfd;
+		out->ipcfd = b->ipcfd;
+		out->netfd = b->netfd;
+	}
+	close(j->pidfd);
+	munmap(b, sizeof(*b));
+	free(j);
+	return ret;
+}
+
+int sb_job_wait(struct sb_job *j, struct spawn_sandbox *out, char *why, size_t whylen)
+{
+	siginfo_t si;
+	while (waitid(P_PIDFD, (id_t)j->pidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR)
+		;
+	return sb_job_finish(j, out, why, whylen);
+}
+
+void sb_job_abort(struct sb_job *j)
+{
+	if (!j)
+		return;
+	syscall(SYS_pidfd_send_signal, j->pidfd, SIGKILL, NULL, 0);
+	struct spawn_sandbox sp = { .userfd = -1, .mntfd = -1, .ipcfd = -1, .netfd = -1 };
+	char why[8];
+	if (sb_job_wait(j, &sp, why, sizeof(why)) == 0) {
+		int *fds[] = { &sp.userfd, &sp.mntfd, &sp.ipcfd, &sp.netfd };
+		for (size_t i = 0; i < 4; i++)
+			if (*fds[i] >= 0)
+				close(*fds[i]);
+	}
 }

@@ -36,6 +36,8 @@ struct spawn_sandbox {
 					   (the child is uid 0 on the host) */
 	const struct sock_fprog *filter;	/* seccomp filter for the child */
 	const struct sock_fprog *init_filter;	/* and for its init */
+	int ready_fd;			/* an eventfd a spare's launcher writes 1 to once
+					   the spare is warm, or -1 */
 };
 
 struct spawn_spare;
@@ -97,6 +99,9 @@ void spawn_init_mem_free(void *mem);
  * blocks only for one clone of a child that enters the template. 0 or
  * -errno. */
 int spawn_spare_new(const struct spawn_sandbox *sb, struct spawn_spare **out);
+/* 1 when sp is warm (a spawn from it does not wait), 0 while it warms up,
+ * -1 when it failed (free it). Never blocks. */
+int spawn_spare_ready(const struct spawn_spare *sp);
 /* Kill and reap an unused spare. NULL-safe. */
 void spawn_spare_free(struct spawn_spare *sp);
 

@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/futex.h>
@@ -91,9 +92,10 @@ static size_t sp_len(void)
 	return spawn_g.page + SP_STACK + spawn_g.page + SP_STACK + spawn_g.page;
 }
 
+/* Every waiter: the init's state has two (the server and the launcher). */
 static SPAWN_CHILD void sp_wake(volatile int *addr)
 {
-	rs_syscall6(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+	rs_syscall6(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, INT_MAX, 0, 0, 0);
 }
 
 /* Wait while *addr == val (a spurious wake-up just loops). */
@@ -235,8 +237,14 @@ static SPAWN_CHILD __attribute__((noreturn)) int sp_launcher(void *arg)
 		sp_fail(x, &x->launch_state, "setns", r);
 	if ((r = sp_confine(x)) < 0)
 		sp_fail(x, &x->launch_state, "confining the launcher", r);
+	/* Warm once I is too: then say so (the eventfd is the loop's). */
+	sp_wait(&x->init_state, SP_WARMING);
 	x->launch_state = SP_READY;
 	sp_wake(&x->launch_state);
+	if (x->sb.ready_fd >= 0) {
+		uint64_t one = 1;
+		rs_sys3(SYS_write, x->sb.ready_fd, &one, sizeof(one));
+	}
 
 	sp_wait(&x->launch_state, SP_READY);
 	if (x->launch_state != SP_GO)
@@ -403,6 +411,20 @@ static int sp_await(volatile int *addr, int val, int pidfd)
 		rs_syscall6(SYS_futex, (long)addr, FUTEX_WAIT_PRIVATE, val, (long)&step, 0, 0);
 	}
 	return 0;
+}
+
+int spawn_spare_ready(const struct spawn_spare *sp)
+{
+	const struct spawn_spare_ctx *x = sp->ctx;
+	if (x->init_state == SP_FAILED || x->launch_state == SP_FAILED)
+		return -1;
+	if (x->init_state == SP_READY && x->launch_state == SP_READY)
+		return 1;
+	/* Still warming, unless one of them is gone without a word. */
+	struct pollfd p[2] = { { .fd = sp->init_pidfd, .events = POLLIN },
+			       { .fd = sp->launcher_pidfd, .events = POLLIN } };
+	struct timespec zero = { 0, 0 };
+	return rs_sys5(SYS_ppoll, p, 2, &zero, NULL, 0) > 0 ? -1 : 0;
 }
 
 static int sp_ready(struct spawn_spare *sp)

@@ -369,6 +369,43 @@ static void start_reply(struct conn *c, const struct rpc_id *id, const struct se
 	conn_result_end(c, id, &w);
 }
 
+static void start_reply_error(struct conn *c, const struct rpc_id *id, bool sandbox, int err)
+{
+	if (sandbox && err == -EOPNOTSUPP)
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, SANDBOX_UNENFORCEABLE);
+	else
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "%s (os error %d)", strerror(-err), -err);
+}
+
+/* The process exists: the clock, the timeout, and (for a deferred start
+ * after the spawn) nothing more to do but answer. */
+static void start_running(struct sess_proc *sp, uint64_t timeout_ms)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	sp->started_at_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	if (timeout_ms)
+		session_arm_timeout(sp, timeout_ms);
+}
+
+void methods_start_done(struct sess_proc *sp, int err)
+{
+	struct session *s = sp->s;
+	struct conn *c = s->conn && s->attach_gen == sp->start_gen ? s->conn : NULL;
+	bool sandbox = sp->start_sandbox;
+	sp->start_pending = false;
+	if (err < 0) {
+		if (c)
+			start_reply_error(c, &sp->start_id, sandbox, err);
+		session_entry_drop(sp);
+		return;
+	}
+	start_running(sp, sp->start_timeout_ms);
+	if (c)
+		start_reply(c, &sp->start_id, sp, sandbox);
+	rpc_id_free(&sp->start_id);
+}
+
 static void start_spawn(struct conn *c, const struct rpc_id *id, struct start_args *a,
 			struct start_vectors *v, const char *cwd)
 {
@@ -390,19 +427,26 @@ static void start_spawn(struct conn *c, const struct rpc_id *id, struct start_ar
 	int err = 0;
 	struct sess_proc *sp = session_start(c->sess, a->process_id, a->process_id_len, &spec, &err);
 	if (!sp) {
-		if (sb && err == -EOPNOTSUPP)
-			conn_reply_error(c, id, RPC_INTERNAL_ERROR, SANDBOX_UNENFORCEABLE);
-		else
-			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "%s (os error %d)",
-					 strerror(-err), -err);
+		start_reply_error(c, id, sb != NULL, err);
 		return;
 	}
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	sp->started_at_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 	session_keep_argv(sp, v->argv);
-	if (a->has_timeout)
-		session_arm_timeout(sp, a->timeout_ms);
+	uint64_t timeout = a->has_timeout ? a->timeout_ms : 0;
+	if (err == -EINPROGRESS) {
+		/* Its sandbox is being made ready: the answer comes with the
+		 * spawn (STARTING meanwhile: writes answer `starting`). */
+		if (rpc_id_copy(&sp->start_id, id) < 0) {
+			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+			session_entry_drop(sp);
+			return;
+		}
+		sp->start_pending = true;
+		sp->start_gen = c->sess->attach_gen;
+		sp->start_sandbox = a->sandbox.present;
+		sp->start_timeout_ms = timeout;
+		return;
+	}
+	start_running(sp, timeout);
 	start_reply(c, id, sp, a->sandbox.present);
 }
 
@@ -553,7 +597,12 @@ static void method_process_terminate(struct conn *c, const struct rpc_id *id, co
 		return;
 	bool running = false;
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
-	if (sp) {
+	if (sp && proc_state(sp->proc) == PROC_STARTING) {
+		/* Its sandbox is being made ready: it is killed the moment it
+		 * is spawned (and its start still answers). */
+		running = true;
+		proc_signal(sp->proc, SIGKILL);
+	} else if (sp) {
 		running = proc_running(sp->proc);
 		if (running && has_grace && grace_ms > 0)
 			session_terminate_grace(sp, grace_ms);

@@ -79,6 +79,8 @@ struct session {
 	size_t open_procs;		/* entries not yet closed */
 	struct dlist unconfirmed;	/* sess_procs with output queued but not yet sent */
 	struct loop_timer ttl;		/* while detached: the end of the session */
+	uint64_t attach_gen;		/* counts attaches (a deferred reply goes only to
+					   the connection that asked) */
 };
 
 /* Output queued on the connection: delivered once sent_total reaches end. */
@@ -115,6 +117,13 @@ struct sess_proc {
 	size_t write_ids_next;		/* next slot of the ring */
 	struct idmap write_id_set;	/* the same ids, for lookup */
 	struct denied denied;		/* sandboxDenied: a phrase in its output? */
+	/* A process/start whose (sandboxed) spawn was deferred: answered by
+	 * methods_start_done() once the spawn is done. */
+	bool start_pending;
+	struct rpc_id start_id;		/* owned */
+	uint64_t start_gen;		/* s->attach_gen when it was asked */
+	bool start_sandbox;
+	uint64_t start_timeout_ms;	/* timeoutMs to arm then, or 0 */
 };
 
 /* A process/write held back until the process's stdin queue has room. */
@@ -171,6 +180,12 @@ void session_free(struct session *s);
 struct sess_proc *session_find(struct session *s, const char *id, size_t len);
 /* Reserve id (STARTING) and spawn. On failure *errno_out (negative) says why and
  * nothing stays registered. -EEXIST: id taken. */
+/* Drop an entry at once (a start that failed late). */
+void session_entry_drop(struct sess_proc *sp);
+/* methods.c: the deferred spawn of sp is done (err 0 or -errno): answer
+ * the process/start, and on failure drop the entry. */
+void methods_start_done(struct sess_proc *sp, int err);
+
 struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 				const struct proc_spec *spec, int *err);
 /* Write a process/read result for sp into w; true when it should be sent

@@ -21,13 +21,21 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 static void session_on_exited(void *ctx, struct proc *p, uint64_t seq, int code, int signo);
 static void session_on_closed(void *ctx, struct proc *p, uint64_t seq);
 static void session_on_stdin_ready(void *ctx, struct proc *p);
+static void session_on_spawned(void *ctx, struct proc *p, int err);
 
 static const struct proc_observer session_observer = {
 	.output = session_on_output,
 	.exited = session_on_exited,
 	.closed = session_on_closed,
 	.stdin_ready = session_on_stdin_ready,
+	.spawned = session_on_spawned,
 };
+
+static void session_on_spawned(void *ctx, struct proc *p, int err)
+{
+	(void)p;
+	methods_start_done(ctx, err);
+}
 
 static const char *const session_stream_names[] = { "stdout", "stderr", "pty" };
 
@@ -74,6 +82,7 @@ void session_attach(struct session *s, struct conn *c)
 {
 	s->conn = c;
 	c->sess = s;
+	s->attach_gen++;
 }
 
 /* ---- entries ---- */
@@ -103,8 +112,14 @@ static void session_entry_free(struct sess_proc *sp)
 		free(sp->write_ids[i]);
 	free(sp->write_ids);
 	idmap_free(&sp->write_id_set);
+	rpc_id_free(&sp->start_id);
 	free(sp->id);
 	free(sp);
+}
+
+void session_entry_drop(struct sess_proc *sp)
+{
+	session_entry_free(sp);
 }
 
 static void session_retain_expired(struct loop_timer *t)
@@ -262,6 +277,11 @@ struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 	int ret = sp->proc ? idmap_put(&s->procs, sp->id, len, sp) : -ENOMEM;
 	if (ret == 0)
 		ret = proc_spawn(sp->proc, spec);
+	if (ret == -EINPROGRESS) {
+		/* Spawned later: the caller keeps the reply for then. */
+		*err = ret;
+		return sp;
+	}
 	if (ret < 0) {
 		session_entry_free(sp);
 		*err = ret;

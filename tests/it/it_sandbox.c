@@ -120,7 +120,9 @@ static int run_argv(struct rpc *r, json_t *argv, json_t *sandbox, struct rpc_out
 	if (!ok) {
 		tap_diag("start %s: %s", id, js(resp));
 		json_decref(resp);
-		o->all = o->out = o->err = calloc(1, 1);
+		o->all = calloc(1, 1);
+		o->out = calloc(1, 1);
+		o->err = calloc(1, 1);
 		o->exit_code = INT_MIN;
 		return -1;
 	}
@@ -889,6 +891,119 @@ static void thousand_starts_leave_nothing(void)
 	rpc_free(r);
 }
 
+/* Several requests in one TCP write (masking key 0): the server decodes
+ * them in one go, before anything else can happen. */
+static int send_batch(struct rpc *r, const char *const *msgs, size_t n)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < n; i++)
+		cap += strlen(msgs[i]) + 14;
+	unsigned char *buf = malloc(cap), *p = buf;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(msgs[i]);
+		*p++ = 0x81;
+		if (len < 126) {
+			*p++ = (unsigned char)(0x80 | len);
+		} else {
+			*p++ = 0x80 | 126;
+			*p++ = (unsigned char)(len >> 8);
+			*p++ = (unsigned char)len;
+		}
+		memset(p, 0, 4);	/* the mask: XOR with 0 */
+		p += 4;
+		memcpy(p, msgs[i], len);
+		p += len;
+	}
+	int ret = wsc_send_raw(rpc_wsc(r), buf, (size_t)(p - buf));
+	free(buf);
+	return ret;
+}
+
+/* A policy no template has: its start waits for the build, answered then.
+ * The request's JSON text (malloc'd); its id in *rid. */
+static char *fresh_start(const char *id, const char *script, int64_t *rid)
+{
+	static int n;
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/fresh-%d", base, ++n);
+	mkdir(dir, 0755);
+	chown(dir, server_uid(), server_gid());
+	json_t *pol = policy("workspace-write", "restricted");
+	json_t *entries = json_object_get(json_object_get(json_object_get(pol, "permissions"),
+							  "file_system"), "entries");
+	char u[300];
+	snprintf(u, sizeof(u), "file://%s", dir);
+	json_array_append_new(entries, json_pack("{s:s, s:{s:s, s:s}}", "access", "write", "path",
+						 "type", "path", "path", u));
+	json_t *params = start_params(id, json_pack("[s,s,s]", "sh", "-c", script), pol, false);
+	json_object_set_new(params, "pipeStdin", json_true());
+	*rid = 9000 + n * 10;
+	json_t *req = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)*rid, "method", "process/start",
+				"params", params);
+	char *text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	return text;
+}
+
+static void starting_while_the_sandbox_is_made(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	int64_t sid;
+	char *start = fresh_start("fresh", "read l; echo got:$l", &sid);
+	const char *msgs[] = {
+		start,
+		"{\"id\":8001,\"method\":\"process/write\",\"params\":{\"processId\":\"fresh\",\"chunk\":\"aGkK\"}}",
+		"{\"id\":8002,\"method\":\"process/read\",\"params\":{\"processId\":\"fresh\"}}",
+		"{\"id\":8003,\"method\":\"process/list\",\"params\":{}}",
+	};
+	REQUIRE(send_batch(r, msgs, 4) == 0);
+	json_t *w = rpc_wait_response(r, 8001, T_MS);
+	CHECKF(str_is(json_object_get(json_object_get(w, "result"), "status"), "starting"), "%s", js(w));
+	json_decref(w);
+	json_t *rd = rpc_wait_response(r, 8002, T_MS);
+	CHECK_ERR(rd, -32600, "process id fresh is starting");
+	json_decref(rd);
+	json_t *ls = rpc_wait_response(r, 8003, T_MS);
+	json_t *first = json_array_get(json_object_get(json_object_get(ls, "result"), "processes"), 0);
+	CHECKF(str_is(json_object_get(first, "state"), "starting"), "%s", js(ls));
+	json_decref(ls);
+	json_t *st = rpc_wait_response(r, sid, T_MS);
+	CHECKF(str_is(json_object_get(json_object_get(st, "result"), "sandboxType"), "linuxSeccomp"),
+	       "%s", js(st));
+	json_decref(st);
+	/* Running now: the write goes through. */
+	json_t *w2 = rpc_result(r, "process/write", json_pack("{s:s, s:s}", "processId", "fresh",
+							     "chunk", "aGkK"), T_MS);
+	CHECK(str_is(json_object_get(w2, "status"), "accepted"));
+	json_decref(w2);
+	struct rpc_output o;
+	CHECK(rpc_collect_full(r, "fresh", &o, T_MS) == 0);
+	CHECK_HAS(&o, "got:hi");
+	CHECK(o.exit_code == 0 && o.seq_errors == 0);
+	rpc_output_free(&o);
+	free(start);
+
+	/* Terminated before it runs: it is killed the moment it is spawned. */
+	start = fresh_start("doomed", "sleep 60", &sid);
+	const char *msgs2[] = {
+		start,
+		"{\"id\":8011,\"method\":\"process/terminate\",\"params\":{\"processId\":\"doomed\"}}",
+	};
+	REQUIRE(send_batch(r, msgs2, 2) == 0);
+	json_t *t = rpc_wait_response(r, 8011, T_MS);
+	CHECKF(json_is_true(json_object_get(json_object_get(t, "result"), "running")), "%s", js(t));
+	json_decref(t);
+	st = rpc_wait_response(r, sid, T_MS);
+	CHECK(json_object_get(st, "result"));
+	json_decref(st);
+	CHECK(rpc_collect_full(r, "doomed", &o, T_MS) == 0);
+	CHECK(o.exit_code == 137);
+	rpc_output_free(&o);
+	free(start);
+	rpc_free(r);
+}
+
 static void server_socket_is_hidden(void)
 {
 	char sock[200], url[220];
@@ -953,6 +1068,7 @@ static const struct tap_case cases[] = {
 	{ "PTY, pipes, stdin, signals, timeoutMs, arg0 as without a sandbox", behaves_as_unsandboxed },
 	{ "1,000 sandboxed starts leave no fd, mount or child", thousand_starts_leave_nothing },
 	{ "the server's own unix socket is hidden", server_socket_is_hidden },
+	{ "starting while the sandbox is made: writes, reads, list, terminate", starting_while_the_sandbox_is_made },
 	{ NULL, NULL },
 };
 

@@ -285,7 +285,8 @@ static void test_no_leaks(void)
 	int fds = ut_count_fds();
 	for (int i = 0; i < 200; i++) {
 		struct ut_out o;
-		REQUIRE(ut_run(&pol, "/", "exit 3", &o) == 0);
+		int rr = ut_run(&pol, "/", "exit 3", &o);
+		REQUIREF(rr == 0, "spawn %d: %s", i, strerror(-rr));
 		REQUIRE(o.status == 3);
 	}
 	CHECK(ut_count_fds() == fds);
