@@ -123,6 +123,11 @@ static struct buf *io_msg_begin(void *io, size_t size_hint)
 	return ws_msg_begin(io, size_hint);
 }
 
+static struct buf *io_bin_begin(void *io, size_t size_hint)
+{
+	return ws_bin_begin(io, size_hint);
+}
+
 static int io_msg_end(void *io, bool ok)
 {
 	return ws_msg_end(io, ok);
@@ -157,6 +162,7 @@ static const struct conn_io conn_io = {
 	.send = io_send,
 	.msg_begin = io_msg_begin,
 	.msg_end = io_msg_end,
+	.bin_begin = io_bin_begin,
 	.queued = io_queued,
 	.sent_total = io_sent_total,
 	.queued_end = io_queued_end,

@@ -1,10 +1,12 @@
 /* bench: the examples' shared event loop, trackers and tables (see bench.h).
  *
  * Notifications are classified by scanning the frame for the few members
- * they carry; only responses (small) are parsed with jansson. Both servers
+ * they carry, a binary output frame by its fixed header (outframe); only
+ * responses (small) are parsed with jansson. Both servers
  * send compact JSON whose base64 chunks hold no quote, so the scan is exact.
  */
 #include "bench.h"
+#include "outframe.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +17,15 @@
 
 extern char **environ;
 
-int bench_open(struct bench *b, const char *arg, const char *name)
+static const char *bench_kv_prefix = "";
+
+bool bench_binary_wanted(void)
+{
+	const char *v = getenv("BENCH_BINARY");
+	return v && *v && strcmp(v, "0");
+}
+
+int bench_open_mode(struct bench *b, const char *arg, const char *name, bool binary)
 {
 	const char *env_pid = getenv("BENCH_SERVER_PID");
 	int err;
@@ -39,18 +49,31 @@ int bench_open(struct bench *b, const char *arg, const char *name)
 		fprintf(stderr, "%s: cannot connect to %s (%d)\n", name, b->url, err);
 		return -1;
 	}
-	int64_t id = bench_send(b, "initialize", "{\"clientName\":\"ringexec-bench\"}");
+	int64_t id = bench_send(b, "initialize",
+				binary ? "{\"clientName\":\"ringexec-bench\",\"binaryOutput\":true}"
+				       : "{\"clientName\":\"ringexec-bench\"}");
 	json_t *r = bench_wait_response(b, id, 10000, NULL, NULL);
 	if (!r || !json_object_get(r, "result")) {
 		fprintf(stderr, "%s: initialize failed\n", name);
 		json_decref(r);
 		return -1;
 	}
+	b->binary = json_is_true(json_object_get(json_object_get(r, "result"), "binaryOutput"));
 	json_decref(r);
+	if (binary && !b->binary) {
+		fprintf(stderr, "%s: the server does not send binary output frames\n", name);
+		return -1;
+	}
+	bench_kv_prefix = b->binary ? "bin_" : "";
 	static const char note[] = "{\"method\":\"initialized\",\"params\":{}}";
 	if (wsc_send_text(b->c, note, sizeof(note) - 1) < 0)
 		return -1;
 	return 0;
+}
+
+int bench_open(struct bench *b, const char *arg, const char *name)
+{
+	return bench_open_mode(b, arg, name, false);
 }
 
 void bench_close(struct bench *b)
@@ -142,6 +165,24 @@ static const char *find_member(const char *s, size_t n, const char *key, size_t 
 	return k ? k + klen : NULL;
 }
 
+/* A binary message: an output frame by its fixed header, or BEV_OTHER. */
+static int bench_binary_event(struct bev *e)
+{
+	struct outframe f;
+
+	if (outframe_parse(e->raw.data, e->raw.len, &f) < 0) {
+		e->kind = BEV_OTHER;
+		return 1;
+	}
+	size_t l = f.process_id_len < sizeof(e->pid) ? f.process_id_len : sizeof(e->pid) - 1;
+	memcpy(e->pid, f.process_id, l);
+	e->kind = BEV_OUTPUT;
+	e->seq = (int64_t)f.seq;
+	e->data = f.data;
+	e->data_len = f.len;
+	return 1;
+}
+
 int bench_next(struct bench *b, struct bev *e, int timeout_ms)
 {
 	static const char k_method[] = "\"method\":\"process/";
@@ -169,6 +210,8 @@ int bench_next(struct bench *b, struct bev *e, int timeout_ms)
 		e->kind = BEV_PONG;
 		return 1;
 	}
+	if (e->raw.kind == WSC_BINARY)
+		return bench_binary_event(e);
 	const char *d = e->raw.data, *end = d + e->raw.len, *m;
 	/* Notifications: the method member comes early; look only at the head
 	 * so a large output frame is not scanned end to end. */
@@ -339,32 +382,43 @@ ssize_t bench_unb64(const char *s, size_t n, uint8_t *out)
 	return (ssize_t)(d - out);
 }
 
+static bool bench_any_nonzero(const uint8_t *p, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return acc != 0;
+}
+
 void ptrack_add(struct ptrack *t, const struct bev *e, uint8_t *scratch)
 {
 	switch (e->kind) {
 	case BEV_OUTPUT: {
 		ssize_t n;
-		if (scratch) {
+		const uint8_t *bytes = NULL;	/* to check for a non-NUL byte */
+		if (e->data) {
+			n = (ssize_t)e->data_len;
+			if (scratch)
+				bytes = e->data;	/* in place: never copied, never decoded */
+		} else if (scratch) {
 			n = bench_unb64(e->chunk, e->chunk_len, scratch);
 			if (n < 0) {
 				fprintf(stderr, "bench: bad base64 in seq %lld\n", (long long)e->seq);
 				n = 0;
 			}
-			uint64_t acc = 0, w;
-			ssize_t i = 0;
-			for (; i + 8 <= n; i += 8) {
-				memcpy(&w, scratch + i, 8);
-				acc |= w;
-			}
-			for (; i < n; i++)
-				acc |= scratch[i];
-			if (acc)
-				t->nonzero = true;
+			bytes = scratch;
 		} else {
 			n = (ssize_t)(e->chunk_len / 4 * 3);
 			if (e->chunk_len && e->chunk[e->chunk_len - 1] == '=')
 				n -= e->chunk_len >= 2 && e->chunk[e->chunk_len - 2] == '=' ? 2 : 1;
 		}
+		if (bytes && bench_any_nonzero(bytes, (size_t)n))
+			t->nonzero = true;
 		if (!t->t_first_out)
 			t->t_first_out = e->t_us;
 		t->t_last_out = e->t_us;
@@ -437,7 +491,7 @@ void bench_kv(const char *name, double value)
 	FILE *f = fopen(path, "a");
 	if (!f)
 		return;
-	fprintf(f, "%s\t%.6g\n", name, value);
+	fprintf(f, "%s%s\t%.6g\n", bench_kv_prefix, name, value);
 	fclose(f);
 }
 

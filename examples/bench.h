@@ -1,5 +1,6 @@
 /* bench: what the examples share. A thin event loop over one wsc connection
- * that classifies frames by scanning them (no JSON tree for notifications),
+ * that classifies frames by scanning them (no JSON tree for notifications;
+ * a binary output frame, PROTOCOL §5a, by its fixed header),
  * per-process trackers that tolerate notifications out of seq order,
  * percentile tables, and reading a server's RSS and CPU from /proc.
  */
@@ -22,6 +23,7 @@ struct bench {
 	bool own;
 	pid_t server_pid;	/* own server, $BENCH_SERVER_PID, or 0 */
 	const char *url;
+	bool binary;		/* output comes as binary frames (bench_open_mode) */
 };
 
 enum bev_kind { BEV_OUTPUT = 1, BEV_EXITED, BEV_CLOSED, BEV_RESPONSE, BEV_PONG, BEV_OTHER };
@@ -32,6 +34,8 @@ struct bev {
 	int64_t seq;
 	const char *chunk;	/* output: base64 text inside raw (not NUL-terminated) */
 	size_t chunk_len;
+	const uint8_t *data;	/* output from a binary frame: the bytes inside raw */
+	size_t data_len;	/* (chunk is NULL then) */
 	int64_t id;		/* response id */
 	json_t *msg;		/* response: the whole message (parsed) */
 	bool error;		/* response: has "error" */
@@ -41,6 +45,11 @@ struct bev {
 
 /* argv[1] is a URL or "-" (start $RINGEXECD); connects and does the handshake. */
 int bench_open(struct bench *b, const char *arg, const char *name);
+/* The same, asking for binary output frames when binary is set; a server that
+ * does not grant them is an error. In binary mode bench_kv() names get "bin_". */
+int bench_open_mode(struct bench *b, const char *arg, const char *name, bool binary);
+/* $BENCH_BINARY is set and not "0": the examples that have a binary mode use it. */
+bool bench_binary_wanted(void);
 void bench_close(struct bench *b);
 
 /* Send {"id":N,"method":M,"params":<params_json>}; N or -1. */
@@ -72,7 +81,8 @@ struct ptrack {
 	bool exited, nonzero;	/* nonzero: output held a non-NUL byte */
 };
 /* Count e into t; decode output into scratch (>= chunk_len) when non-NULL,
- * else just count. */
+ * else just count. Output from a binary frame is never copied: with scratch
+ * its bytes are checked in place (the nonzero flag), else just counted. */
 void ptrack_add(struct ptrack *t, const struct bev *e, uint8_t *scratch);
 static inline bool ptrack_done(const struct ptrack *t)
 {

@@ -1,7 +1,9 @@
 #!/bin/sh
 # compare.sh: run latency, throughput and concurrency against ringexecd and,
 # when $CODEX_BIN names a codex binary, against `codex exec-server` in the
-# same run (interleaved), then print one markdown table of medians.
+# same run (interleaved), then print one markdown table of medians. latency
+# and throughput also run against ringexecd with binary output frames
+# (BENCH_BINARY=1, PROTOCOL §5a); those figures are the bin_ rows.
 #
 # Usage: examples/compare.sh [BUILD_DIR]   (default: ./build)
 # Env: RINGEXECD (default BUILD_DIR/ringexecd), CODEX_BIN (optional),
@@ -60,28 +62,33 @@ if [ -n "${CODEX_BIN:-}" ]; then
 	servers="ring ref"
 fi
 
-# bench NAME RUN PROGRAM ARGS...: one example against one server, figures to its kv file.
+# bench NAME RUN MODE PROGRAM ARGS...: one example against one server, figures to its kv
+# file; MODE is json or bin (binary output frames).
 bench() {
 	name=$1
 	run=$2
-	prog=$3
-	shift 3
+	mode=$3
+	prog=$4
+	shift 4
 	url=$(cat "$tmp/$name.url")
-	echo "== $prog vs $name (run $run)" >&2
-	if ! BENCH_KV="$tmp/$name.$run.kv" BENCH_SERVER_PID=$(cat "$tmp/$name.pid") \
-		"$build/examples/$prog" "$url" "$@" >"$tmp/$name.$run.$prog.txt"; then
+	echo "== $prog vs $name (run $run, $mode)" >&2
+	out="$tmp/$name.$run.$mode.$prog.txt"
+	if ! BENCH_BINARY=$([ "$mode" = bin ] && echo 1 || echo 0) BENCH_KV="$tmp/$name.$run.kv" \
+		BENCH_SERVER_PID=$(cat "$tmp/$name.pid") "$build/examples/$prog" "$url" "$@" >"$out"; then
 		echo "compare: $prog failed against $name" >&2
-		cat "$tmp/$name.$run.$prog.txt" >&2
+		cat "$out" >&2
 		exit 1
 	fi
-	cat "$tmp/$name.$run.$prog.txt" >&2
+	cat "$out" >&2
 }
 
 run=1
 while [ $run -le "$runs" ]; do
-	for s in $servers; do bench "$s" $run latency "$lat_n" "$keys"; done
-	for s in $servers; do bench "$s" $run throughput "$pipe_mib" "$pty_mib"; done
-	for s in $servers; do bench "$s" $run concurrency "$n_true" "$n_sleep"; done
+	for s in $servers; do bench "$s" $run json latency "$lat_n" "$keys"; done
+	bench ring $run bin latency "$lat_n" "$keys"
+	for s in $servers; do bench "$s" $run json throughput "$pipe_mib" "$pty_mib"; done
+	bench ring $run bin throughput "$pipe_mib" "$pty_mib"
+	for s in $servers; do bench "$s" $run json concurrency "$n_true" "$n_sleep"; done
 	run=$((run + 1))
 done
 
@@ -100,8 +107,11 @@ for key in floor_vfork_p50_us floor_ping_p50_us start_response_events_p50_us \
 	start_closed_events_p50_us start_closed_events_p99_us start_closed_events_x_vfork \
 	start_closed_read_p50_us pty_first_output_p50_us pty_closed_p50_us \
 	keystroke_p50_us keystroke_p99_us keystroke_x_ping \
-	floor_pipe_MBps pipe_MBps pipe_client_cpu_pct floor_pty_MBps pty_MBps pty_pct_of_floor \
-	pty_client_cpu_pct true_starts_per_s cpu_ms_per_1000_starts sleep_all_started_ms \
+	bin_pty_first_output_p50_us bin_keystroke_p50_us bin_keystroke_p99_us \
+	floor_pipe_MBps pipe_MBps pipe_pct_of_floor pipe_client_cpu_pct \
+	bin_floor_pipe_MBps bin_pipe_MBps bin_pipe_pct_of_floor bin_pipe_client_cpu_pct \
+	floor_pty_MBps pty_MBps pty_pct_of_floor pty_client_cpu_pct \
+	bin_floor_pty_MBps bin_pty_MBps bin_pty_pct_of_floor bin_pty_client_cpu_pct true_starts_per_s cpu_ms_per_1000_starts sleep_all_started_ms \
 	sleep_all_closed_ms rss_kb_idle rss_kb_connected_idle rss_kb_live; do
 	a=$(median ring $key)
 	b=-

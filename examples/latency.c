@@ -5,8 +5,9 @@
  * mode: process/read long-polls), the same start->closed under codex's
  * workspace-write sandbox, PTY `echo hi` start->first output and ->closed,
  * and keystroke echo through a raw-mode PTY `cat`. Floors from the same
- * run: vfork+execve+waitpid of /bin/true and a WebSocket ping->pong.
- * Usage: latency URL|- [N [KEYSTROKES]]; "-" starts $RINGEXECD.
+ * run: vfork+execve+waitpid of /bin/true and a WebSocket ping->pong. With
+ * BENCH_BINARY=1 output comes as binary frames (PROTOCOL §5a).
+ * Usage: [BENCH_BINARY=1] latency URL|- [N [KEYSTROKES]]; "-" starts $RINGEXECD.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
 	struct bench b;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: latency URL|- [N [KEYSTROKES]]\n");
+		fprintf(stderr, "usage: [BENCH_BINARY=1] latency URL|- [N [KEYSTROKES]]\n");
 		return 2;
 	}
 	if (n < 10)
@@ -187,7 +188,7 @@ int main(int argc, char **argv)
 		nk = 10;
 	ntracks = 4L * (n + warmup) + 8;
 	tracks = calloc((size_t)ntracks, sizeof(*tracks));
-	if (bench_open(&b, argv[1], "latency") < 0)
+	if (bench_open_mode(&b, argv[1], "latency", bench_binary_wanted()) < 0)
 		return 1;
 	int64_t *resp = calloc((size_t)n, 8), *closed = calloc((size_t)n, 8);
 	int64_t *rclosed = calloc((size_t)n, 8), *pout = calloc((size_t)n, 8);
@@ -265,7 +266,8 @@ int main(int argc, char **argv)
 	struct stats s_rclosed = stats_of(rclosed, n), s_pout = stats_of(pout, n);
 	struct stats s_pclosed = stats_of(pclosed, n), s_keys = stats_of(keys, nk);
 	struct stats s_sresp = stats_of(sresp, n), s_sclosed = stats_of(sclosed, n);
-	printf("latency: %s, %d iterations after %d warm-up, %d keystrokes\n\n", b.url, n, warmup, nk);
+	printf("latency: %s, %s, %d iterations after %d warm-up, %d keystrokes\n\n", b.url,
+	       b.binary ? "binary output frames" : "JSON output", n, warmup, nk);
 	print_head();
 	print_row("floor: vfork+exec+wait /bin/true", fs, 0);
 	print_row("floor: ws ping -> pong", ps, 0);

@@ -3,9 +3,12 @@
  * A pipe process writes 256 MiB of zeros and a PTY process 32 MiB; the
  * client decodes every chunk (a scan of the frame, no JSON tree), checks
  * the byte count and the bytes exactly, and reports its own CPU share
- * (getrusage) beside each rate. Floors in the same run: a bare read(2) loop
- * on a pipe and on a PTY master fed by the same writer.
- * Usage: throughput URL|- [PIPE_MiB [PTY_MiB]]; "-" starts $RINGEXECD.
+ * (getrusage) beside each rate. With BENCH_BINARY=1 it asks for binary
+ * output frames (PROTOCOL §5a) and checks the bytes where they landed, with
+ * no base64 and no copy: what the bare loop does. Floors in the same run: a
+ * bare read(2) loop on a pipe and on a PTY master fed by the same writer.
+ * Usage: [BENCH_BINARY=1] throughput URL|- [PIPE_MiB [PTY_MiB]]; "-" starts
+ * $RINGEXECD.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -169,10 +172,10 @@ int main(int argc, char **argv)
 	struct result sp, st, fp, ft, warm;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: throughput URL|- [PIPE_MiB [PTY_MiB]]\n");
+		fprintf(stderr, "usage: [BENCH_BINARY=1] throughput URL|- [PIPE_MiB [PTY_MiB]]\n");
 		return 2;
 	}
-	if (bench_open(&b, argv[1], "throughput") < 0)
+	if (bench_open_mode(&b, argv[1], "throughput", bench_binary_wanted()) < 0)
 		return 1;
 	/* Warm-up: a small run of each kind. */
 	if (run_server(&b, "warm", false, 1 << 20, &warm) < 0 ||
@@ -181,8 +184,8 @@ int main(int argc, char **argv)
 	if (run_floor(false, pipe_bytes, &fp) < 0 || run_server(&b, "pipe", false, pipe_bytes, &sp) < 0 ||
 	    run_floor(true, pty_bytes, &ft) < 0 || run_server(&b, "pty", true, pty_bytes, &st) < 0)
 		return 1;
-	printf("throughput: %s, payload MB/s (10^6 bytes), every byte counted and checked\n\n",
-	       b.url);
+	printf("throughput: %s, %s, payload MB/s (10^6 bytes), every byte counted and checked\n\n",
+	       b.url, b.binary ? "binary output frames" : "JSON output (base64)");
 	printf("| %-34s | %8s | %9s | %12s | vs floor | KiB/chunk |\n", "figure", "MiB", "MB/s",
 	       "client CPU");
 	printf("|------------------------------------|----------|-----------|--------------|----------|-----------|\n");
@@ -194,6 +197,7 @@ int main(int argc, char **argv)
 	bench_kv("pipe_MBps", sp.mbps);
 	bench_kv("pipe_client_cpu_pct", sp.client_cpu * 100);
 	bench_kv("pipe_chunk_KiB", sp.chunk_kib);
+	bench_kv("pipe_pct_of_floor", sp.mbps / fp.mbps * 100);
 	bench_kv("floor_pty_MBps", ft.mbps);
 	bench_kv("pty_MBps", st.mbps);
 	bench_kv("pty_client_cpu_pct", st.client_cpu * 100);

@@ -34,6 +34,10 @@ struct conn_io {
 	 * queues it, or drops it when ok is false; 0 or -errno. */
 	struct buf *(*msg_begin)(void *io, size_t size_hint);
 	int (*msg_end)(void *io, bool ok);
+	/* Optional: the same for one binary message (a binary WebSocket
+	 * frame), ended by msg_end. NULL: the transport has no binary
+	 * messages, so output is always JSON (PROTOCOL §5a). */
+	struct buf *(*bin_begin)(void *io, size_t size_hint);
 	/* Bytes queued and not yet written to the peer. */
 	size_t (*queued)(void *io);
 	/* Bytes written to the peer so far, and the stream offset just past

@@ -37,9 +37,11 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 {
 	struct pd_err e;
 	const char *client, *resume;
+	bool want_binary = false;
 	if (pd_object(params, "InitializeParams", &e) < 0 ||
 	    pd_string(params, "clientName", true, &client, NULL, &e) < 0 ||
-	    pd_string(params, "resumeSessionId", false, &resume, NULL, &e) < 0)
+	    pd_string(params, "resumeSessionId", false, &resume, NULL, &e) < 0 ||
+	    pd_bool(params, "binaryOutput", false, &want_binary, &e) < 0)
 		return methods_invalid_params(c, id, &e);
 	if (c->phase != CONN_NEW)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST,
@@ -54,13 +56,18 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 			return conn_reply_error(c, id, RPC_SESSION_ATTACHED,
 						"session %s is already attached to another connection",
 						resume);
-		session_resume(s, c);
 	} else {
 		s = session_new(c->pr);
 		if (!s)
 			return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
-		session_attach(s, c);
 	}
+	/* Output from here on takes this connection's choice, a resumed
+	 * session's too; a transport without binary messages answers false. */
+	c->binary_output = want_binary && c->io->bin_begin;
+	if (resume)
+		session_resume(s, c);
+	else
+		session_attach(s, c);
 	c->phase = CONN_INITIALIZING;
 
 	struct jw w = conn_result_begin(c, id);
@@ -76,6 +83,10 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 	jw_key(&w, "version");
 	jw_cstr(&w, RINGEXEC_VERSION);
 	jw_obj_close(&w);
+	if (want_binary) {	/* only a client that asked hears of it */
+		jw_key(&w, "binaryOutput");
+		jw_bool(&w, c->binary_output);
+	}
 	jw_obj_close(&w);
 	conn_result_end(c, id, &w);
 }

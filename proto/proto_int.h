@@ -64,6 +64,8 @@ struct conn {
 	struct dlist held;		/* process/writes waiting for stdin room */
 	size_t held_bytes;		/* their payload bytes */
 	bool recv_paused;		/* we asked the transport to stop reading */
+	bool binary_output;		/* initialize asked for binary output frames and
+					   the transport has them (PROTOCOL §5a) */
 };
 
 /* A connection whose held writes carry more than this stops being read. */

@@ -4,7 +4,8 @@
  * Owns the processId table, each entry's retention timer and writeId
  * memory, the long-poll readers waiting on an entry, and the engine observer
  * that turns output/exited/closed into process/output, process/exited and
- * process/closed on the attached connection, in seq order. With
+ * process/closed on the attached connection, in seq order (output as a
+ * binary frame instead when the connection asked for them, §5a). With
  * --session-ttl 0 a detached session kills its processes at once.
  */
 #include <errno.h>
@@ -561,46 +562,81 @@ static bool session_should_pause(struct sess_proc *sp)
 	return sp->backlog_end || c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water;
 }
 
+/* process/output as JSON, encoded straight into the send queue when the
+ * transport allows it (big chunks are not copied once more). 0 or -errno. */
+static int session_output_json(struct sess_proc *sp, struct conn *cn,
+			       const struct outlog_chunk *c)
+{
+	struct proto *pr = sp->s->pr;
+	size_t hint = (c->len + 2) / 3 * 4 + sp->id_len + 96;
+	struct buf *out = cn->io->msg_begin ? cn->io->msg_begin(cn->io_ctx, hint) : NULL;
+	struct jw w;
+	if (!out) {
+		out = &pr->scratch;
+		buf_reset(out);
+	}
+	jw_init(&w, out);
+	rpc_notification_begin(&w, "process/output");
+	jw_obj_open(&w);
+	jw_key(&w, "processId");
+	jw_str(&w, sp->id, sp->id_len);
+	jw_key(&w, "seq");
+	jw_u64(&w, c->seq);
+	jw_key(&w, "stream");
+	jw_cstr(&w, session_stream_names[c->stream]);
+	jw_key(&w, "chunk");
+	jw_b64(&w, c->data, c->len);
+	jw_obj_close(&w);
+	rpc_notification_end(&w);
+	if (out != &pr->scratch)
+		return cn->io->msg_end(cn->io_ctx, jw_ok(&w));
+	return jw_ok(&w) ? cn->io->send(cn->io_ctx, out->data, out->len) : -ENOMEM;
+}
+
+/* Stream codes of a binary output frame; the outlog's own numbering
+ * is not the wire's. */
+static const uint8_t session_stream_codes[] = {
+	[OUTLOG_STDOUT] = 0, [OUTLOG_STDERR] = 1, [OUTLOG_PTY] = 2,
+};
+
+#define SESSION_BIN_HEAD 12	/* kind, stream, seq, processId length */
+
+/* process/output as one binary frame (PROTOCOL §5a): u8 kind 1, u8
+ * stream, u64 seq, u16 processId length, the processId, the raw bytes;
+ * integers big-endian. 0 or -errno. */
+static int session_output_binary(struct sess_proc *sp, struct conn *cn,
+				 const struct outlog_chunk *c)
+{
+	struct buf *out = cn->io->bin_begin(cn->io_ctx, SESSION_BIN_HEAD + sp->id_len + c->len);
+	if (!out)
+		return -ENOMEM;
+	uint8_t *h = (uint8_t *)buf_tail(out);
+	h[0] = 1;
+	h[1] = session_stream_codes[c->stream];
+	for (int i = 0; i < 8; i++)
+		h[2 + i] = (uint8_t)(c->seq >> (56 - 8 * i));
+	h[10] = (uint8_t)(sp->id_len >> 8);
+	h[11] = (uint8_t)sp->id_len;
+	memcpy(h + SESSION_BIN_HEAD, sp->id, sp->id_len);
+	memcpy(h + SESSION_BIN_HEAD + sp->id_len, c->data, c->len);
+	out->len += SESSION_BIN_HEAD + sp->id_len + c->len;
+	return cn->io->msg_end(cn->io_ctx, true);
+}
+
 static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chunk *c)
 {
 	struct sess_proc *sp = ctx;
 	struct session *s = sp->s;
-	struct proto *pr = s->pr;
 
 	if (proc_sandboxed(p))
 		denied_feed(&sp->denied, c->data, c->len);
 	if (s->conn) {
 		struct conn *cn = s->conn;
-		/* Big chunks are encoded straight into the send queue. */
-		size_t hint = (c->len + 2) / 3 * 4 + sp->id_len + 96;
-		struct buf *out = cn->io->msg_begin ? cn->io->msg_begin(cn->io_ctx, hint) : NULL;
-		struct jw w;
-		if (!out) {
-			out = &pr->scratch;
-			buf_reset(out);
-		}
-		jw_init(&w, out);
-		rpc_notification_begin(&w, "process/output");
-		jw_obj_open(&w);
-		jw_key(&w, "processId");
-		jw_str(&w, sp->id, sp->id_len);
-		jw_key(&w, "seq");
-		jw_u64(&w, c->seq);
-		jw_key(&w, "stream");
-		jw_cstr(&w, session_stream_names[c->stream]);
-		jw_key(&w, "chunk");
-		jw_b64(&w, c->data, c->len);
-		jw_obj_close(&w);
-		rpc_notification_end(&w);
-		int r;
-		if (out != &pr->scratch)
-			r = cn->io->msg_end(cn->io_ctx, jw_ok(&w));
-		else
-			r = jw_ok(&w) ? cn->io->send(cn->io_ctx, out->data, out->len) : -ENOMEM;
+		int r = cn->binary_output && cn->io->bin_begin ? session_output_binary(sp, cn, c)
+							       : session_output_json(sp, cn, c);
 		if (r == 0)
 			session_mark_queued(sp, cn->io->queued_end(cn->io_ctx), c->seq, false);
 	}
-	(void)p;
 	session_wake(sp);
 	if (session_should_pause(sp)) {
 		sp->paused = true;

@@ -5,7 +5,7 @@
  * peer's user), the wslay context (incoming frames, pong and close
  * replies) behind a header check that refuses an oversize message before
  * its payload, our keep-alive pings, and the double-buffered send queue
- * that text frames are written into directly.
+ * that text and binary frames are written into directly.
  * Must not block, must not know JSON or processes, and never tears a
  * connection down while a handler call for it is on the stack (only loop
  * callbacks do).
@@ -88,6 +88,7 @@ struct ws_conn {
 	struct buf pending;		/* appended to; swapped in when sending is done */
 	size_t msg_start;		/* ws_msg_begin(): where its frame starts in pending */
 	size_t msg_hl;			/* and the header length it set aside */
+	uint8_t msg_opcode;		/* its frame's opcode: 0x1 text, 0x2 binary */
 	bool in_msg;			/* between ws_msg_begin() and ws_msg_end() */
 	char peer[64];
 };
@@ -203,22 +204,33 @@ static void ws_schedule_flush(struct ws_conn *ws)
 		loop_defer(ws->lp, &ws->flush_defer);
 }
 
-/* A text message written in place, so a big one is not copied once more.
+/* A message written in place, so a big one is not copied once more.
  * The header's room is set aside for a payload of about size_hint bytes;
  * if the payload ends up in another length class, it moves once. */
-struct buf *ws_msg_begin(struct ws_conn *ws, size_t size_hint)
+static struct buf *ws_frame_begin(struct ws_conn *ws, uint8_t opcode, size_t size_hint)
 {
 	uint8_t hdr[10];
 	if (ws->state != WS_OPEN || ws->close_queued || ws->in_msg)
 		return NULL;
-	size_t hl = ws_frame_header(hdr, 0x1, size_hint);
+	size_t hl = ws_frame_header(hdr, opcode, size_hint);
 	if (buf_reserve(&ws->pending, hl + size_hint))
 		return NULL;
 	ws->msg_start = ws->pending.len;
 	ws->msg_hl = hl;
+	ws->msg_opcode = opcode;
 	ws->pending.len += hl;
 	ws->in_msg = true;
 	return &ws->pending;
+}
+
+struct buf *ws_msg_begin(struct ws_conn *ws, size_t size_hint)
+{
+	return ws_frame_begin(ws, 0x1, size_hint);
+}
+
+struct buf *ws_bin_begin(struct ws_conn *ws, size_t size_hint)
+{
+	return ws_frame_begin(ws, 0x2, size_hint);
 }
 
 int ws_msg_end(struct ws_conn *ws, bool ok)
@@ -232,7 +244,7 @@ int ws_msg_end(struct ws_conn *ws, bool ok)
 		return -ENOMEM;
 	}
 	size_t len = b->len - body;
-	size_t hl = ws_frame_header(hdr, 0x1, len);
+	size_t hl = ws_frame_header(hdr, ws->msg_opcode, len);
 	if (hl != ws->msg_hl) {
 		if (hl > ws->msg_hl && buf_reserve(b, hl - ws->msg_hl)) {
 			b->len = ws->msg_start;

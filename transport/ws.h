@@ -9,10 +9,10 @@
  * head_timeout_ms -> 408; beyond max_connections -> 503 at once), the
  * wslay context for incoming frames and control frames (a frame header
  * announcing a message over max_message -> close 1009 before its payload
- * is read), keep-alive pings, and the send queue of outgoing text
- * messages. Knows nothing of JSON or processes:
- * whole messages go up through struct ws_handler, text goes down through
- * ws_send_text().
+ * is read), keep-alive pings, and the send queue of outgoing text and
+ * binary messages. Knows nothing of JSON or processes:
+ * whole messages go up through struct ws_handler, messages go down through
+ * ws_send_text() or ws_msg_begin()/ws_bin_begin() and ws_msg_end().
  */
 #ifndef RINGEXEC_WS_H
 #define RINGEXEC_WS_H
@@ -77,6 +77,8 @@ int ws_send_text(struct ws_conn *ws, const char *data, size_t len);
  * then ws_msg_end() frames it, or drops it when ok is false. NULL once the
  * connection is closing or on ENOMEM. ws_msg_end: 0 or -ENOMEM. */
 struct buf *ws_msg_begin(struct ws_conn *ws, size_t size_hint);
+/* The same for one binary message (opcode 2); ws_msg_end() frames it. */
+struct buf *ws_bin_begin(struct ws_conn *ws, size_t size_hint);
 int ws_msg_end(struct ws_conn *ws, bool ok);
 /* Bytes queued for sending and not yet written to the socket. */
 size_t ws_queued(const struct ws_conn *ws);

@@ -7,6 +7,7 @@
  * exit or print to stdout; its diagnostics go to stderr unless quiet.
  */
 #include "rpc.h"
+#include "outframe.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -32,6 +33,7 @@ struct rpc {
 	int close_code;			/* -1 while open */
 	int fail_err;			/* -errno that failed the connection, 0 if none */
 	bool quiet;			/* no diagnostics on stderr */
+	size_t binary_msgs;		/* binary messages received */
 };
 
 struct rpc *rpc_new(struct wsc *c)
@@ -96,6 +98,11 @@ int rpc_fail_error(const struct rpc *r)
 void rpc_set_quiet(struct rpc *r, bool quiet)
 {
 	r->quiet = quiet;
+}
+
+size_t rpc_binary_msgs(const struct rpc *r)
+{
+	return r->binary_msgs;
 }
 
 /* ---- the backlog ---- */
@@ -187,6 +194,32 @@ static json_t *rpc_parse_fast(const char *data, size_t len)
 	return j;
 }
 
+/* A binary output frame as the notification it stands for, with "raw"
+ * (the bytes, as a jansson string that knows its length) in place of
+ * "chunk", marked "binaryFrame": true. NULL for a frame of another kind
+ * (ignored, PROTOCOL §5a); a malformed one is handed over as a JSON
+ * string, as a message that is not JSON is. */
+static json_t *rpc_binary_note(struct rpc *r, const struct wsc_msg *m)
+{
+	struct outframe f;
+	int err = outframe_parse(m->data, m->len, &f);
+	json_t *j = NULL;
+
+	if (err == -ENOMSG)
+		return NULL;
+	if (err == 0)	/* NULL too when the processId is not UTF-8 */
+		j = json_pack("{s:s, s:{s:s%, s:I, s:s, s:o}, s:b}", "method", "process/output",
+			      "params", "processId", f.process_id, f.process_id_len, "seq",
+			      (json_int_t)f.seq, "stream", outframe_stream_name(f.stream), "raw",
+			      json_stringn_nocheck((const char *)f.data, f.len), "binaryFrame", 1);
+	if (!j) {
+		if (!r->quiet)
+			fprintf(stderr, "rpc: malformed binary output frame of %zu bytes\n", m->len);
+		j = json_stringn_nocheck(m->data, m->len);
+	}
+	return j;
+}
+
 /* One message off the wire (not the backlog). 1: *out set; 0: timed out;
  * -1: the connection is closed or failed. */
 static int rpc_pull(struct rpc *r, int64_t deadline_ms, json_t **out)
@@ -219,8 +252,18 @@ static int rpc_pull(struct rpc *r, int64_t deadline_ms, json_t **out)
 			free(m.data);
 			continue;
 		}
+		if (m.kind == WSC_BINARY) {
+			json_t *j = rpc_binary_note(r, &m);
+
+			r->binary_msgs++;
+			free(m.data);
+			if (!j)
+				continue;
+			*out = j;
+			return 1;
+		}
 		json_error_t jerr;
-		json_t *j = m.kind == WSC_TEXT ? rpc_parse_fast(m.data, m.len) : NULL;
+		json_t *j = rpc_parse_fast(m.data, m.len);
 
 		if (!j)
 			j = json_loadb(m.data, m.len, JSON_ALLOW_NUL, &jerr);
@@ -526,9 +569,17 @@ static void rpc_gather_event(struct rpc_gather *g, json_t *msg)
 	if (!strcmp(m, "process/output")) {
 		const char *chunk = json_string_value(json_object_get(params, "chunk"));
 		const char *stream = json_string_value(json_object_get(params, "stream"));
+		json_t *raw = json_object_get(params, "raw");
 		size_t n = 0;
 		char *bytes = chunk ? rpc_unb64(chunk, &n) : NULL;
 
+		if (!chunk && json_is_string(raw)) {	/* from a binary frame */
+			n = json_string_length(raw);
+			bytes = malloc(n + 1);
+			if (bytes)
+				memcpy(bytes, json_string_value(raw), n);
+			o->binary_chunks++;
+		}
 		o->chunks++;
 		if (!bytes || !stream ||
 		    (strcmp(stream, "stdout") && strcmp(stream, "stderr") && strcmp(stream, "pty"))) {

@@ -4,12 +4,19 @@
  * response with that id; every other message that arrives meanwhile
  * (notifications, other responses) is kept in a backlog, in arrival order,
  * for rpc_next() and rpc_wait_notification() to hand out later.
+ *
+ * A binary output frame (PROTOCOL §5a, after initialize asked with
+ * "binaryOutput": true) is handed out as the process/output notification
+ * it stands for, with "raw" (the bytes: a jansson string, use
+ * json_string_length) in place of "chunk", and "binaryFrame": true beside
+ * "method". Binary frames of another kind are skipped.
  */
 #ifndef RINGEXEC_RPC_H
 #define RINGEXEC_RPC_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wsc.h"
@@ -77,6 +84,7 @@ struct rpc_output {
 	char *err;		/* "stderr" chunks */
 	size_t err_len;
 	size_t chunks;		/* process/output notifications seen */
+	size_t binary_chunks;	/* of those, binary output frames */
 	int exit_code;		/* INT_MIN if no exited came (or exitCode was null) */
 	json_t *exited;		/* params of process/exited (new reference) or NULL */
 	int64_t first_seq;	/* seq of the first notification taken, -1 if none */
@@ -97,6 +105,8 @@ int rpc_close_code(const struct rpc *r);
 int rpc_fail_error(const struct rpc *r);
 /* quiet: no "rpc: ..." diagnostics on stderr (a program with its own messages). */
 void rpc_set_quiet(struct rpc *r, bool quiet);
+/* Binary messages received on the connection so far (of any kind). */
+size_t rpc_binary_msgs(const struct rpc *r);
 
 /* Base64 helpers for tests (malloc'd results). */
 char *rpc_b64(const void *data, size_t len);

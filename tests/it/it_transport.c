@@ -488,6 +488,55 @@ static void stdio_session_and_eof(void)
 	json_decref(backlog);
 }
 
+/* stdio has no binary frames: binaryOutput is answered false and output stays JSON. */
+static void stdio_binary_output_is_false(void)
+{
+	static struct lines l;
+	json_t *backlog = json_array(), *j;
+	int in, out, st;
+	pid_t pid = spawn_server((const char *[]){ "--listen", "stdio", NULL }, &in, &out, NULL);
+	bool got_hi = false, closed = false;
+
+	REQUIRE(pid > 0);
+	l.fd = out;
+	l.len = 0;
+	REQUIRE(write_line(in, "{\"id\":1,\"method\":\"initialize\",\"params\":{\"clientName\":"
+			       "\"it\",\"binaryOutput\":true}}") == 0 &&
+		write_line(in, INITIALIZED_LINE) == 0);
+	j = reply_for(&l, 1, backlog);
+	CHECKF(json_is_false(json_object_get(json_object_get(j, "result"), "binaryOutput")),
+	       "initialize: %s", js(j));
+	json_decref(j);
+	REQUIRE(write_line(in, "{\"id\":2,\"method\":\"process/start\",\"params\":{\"processId\":\"hi\","
+			       "\"argv\":[\"echo\",\"hi\"],\"cwd\":\"/\",\"env\":{},\"tty\":false}}") == 0);
+	j = reply_for(&l, 2, backlog);
+	CHECKF(json_object_get(j, "result"), "start: %s", js(j));
+	json_decref(j);
+	for (size_t i = 0; !closed;) {
+		if (i < json_array_size(backlog))
+			j = json_incref(json_array_get(backlog, i++));
+		else if ((j = next_line(&l, T_MS)) == NULL)
+			break;
+		const char *m = method_of(j);
+		if (m && !strcmp(m, "process/output")) {
+			size_t n;
+			char *b = rpc_unb64(param_str(j, "chunk") ?: "", &n);
+
+			got_hi |= b && n == 3 && !memcmp(b, "hi\n", 3);
+			free(b);
+		}
+		closed |= m && !strcmp(m, "process/closed");
+		json_decref(j);
+	}
+	CHECK(got_hi);
+	CHECK(closed);
+	close(in);
+	st = wait_exit(pid, T_MS);
+	CHECKF(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	close(out);
+	json_decref(backlog);
+}
+
 static void stdio_overlong_line_exits_1(void)
 {
 	char line[300];
@@ -804,6 +853,7 @@ static const struct tap_case cases[] = {
 	{ "ws://[::1]:0 serves a session", ipv6_loopback_session },
 	{ "stdio: lines in and out, EOF kills and exits 0", stdio_session_and_eof },
 	{ "stdio: a line over --max-message exits 1", stdio_overlong_line_exits_1 },
+	{ "stdio: binaryOutput is answered false, output stays JSON", stdio_binary_output_is_false },
 	{ "pings answered: the connection stays", ping_answered_keeps_connection },
 	{ "pings unanswered: closed with 1001", ping_unanswered_closes },
 	{ "auth: token from a file", auth_token_from_file },
