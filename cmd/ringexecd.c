@@ -172,6 +172,11 @@ static const struct conn_io conn_io = {
 
 static void start_shutdown(struct server *srv);
 
+static bool on_sandboxed_peer(void *ctx, pid_t pid, uint64_t inode)
+{
+	return engine_sandboxed_peer(ctx, pid, inode);
+}
+
 static void *on_ws_open(void *ctx, struct ws_conn *ws, const char *peer)
 {
 	struct server *srv = ctx;
@@ -693,6 +698,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringexecd: engine set-up failed: %s\n", strerror(-ret));
 		return 1;
 	}
+	/* A sandboxed command must not drive the server (connect back to it
+	 * over loopback, as whatever user the sandbox maps it to). */
+	ws_cfg.sandboxed_peer = on_sandboxed_peer;
+	ws_cfg.sandboxed_ctx = srv.eng;
 	ret = proto_new(&srv.proto, srv.eng, &pcfg);
 	if (ret < 0) {
 		fprintf(stderr, "ringexecd: out of memory\n");

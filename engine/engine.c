@@ -201,6 +201,14 @@ bool engine_sandbox_available(const struct engine *eng, const char **why)
 	return sandbox_set_available(eng->sandboxes, why);
 }
 
+bool engine_sandboxed_peer(struct engine *eng, pid_t pid, uint64_t inode)
+{
+	for (const struct proc *p = eng->procs; p; p = proc_next(p))
+		if (proc_holds_peer(p, pid, inode))
+			return true;
+	return false;
+}
+
 struct sandbox_set *engine_sandboxes(struct engine *eng)
 {
 	return eng->sandboxes;

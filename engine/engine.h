@@ -8,7 +8,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 
 struct loop;
 struct engine;
@@ -42,6 +44,10 @@ size_t engine_retained(const struct engine *eng);
 /* Whether sandboxed spawns can be had (probed at engine_new); *why says
  * how, or why not. */
 bool engine_sandbox_available(const struct engine *eng, const char **why);
+/* Is this connecting peer (a unix pid, or a TCP socket's inode) inside one
+ * of our sandboxes? Costs nothing without a sandboxed process that could
+ * reach us; else a walk of those processes in /proc. */
+bool engine_sandboxed_peer(struct engine *eng, pid_t pid, uint64_t inode);
 /* The template cache (sandbox.h), for running fs work inside a policy. */
 struct sandbox_set *engine_sandboxes(struct engine *eng);
 

@@ -38,6 +38,8 @@ void engine_unlink_proc(struct engine *eng, struct proc *p);
 bool engine_tracks_pid(const struct engine *eng, pid_t pid);
 /* The retained total changed by delta; wake starved procs when under the cap. */
 void engine_retained_add(struct engine *eng, long delta);
+/* proc.c: the next proc of eng->procs after p, or NULL. */
+const struct proc *proc_next(const struct proc *p);
 /* proc.c: re-arm the reads of every proc that waits for room. */
 void engine_unstarve_procs(struct engine *eng);
 

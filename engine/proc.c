@@ -14,6 +14,7 @@
 #include "log.h"
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -82,6 +83,7 @@ struct proc {
 	/* Sandboxed: the init of its PID namespace and the launcher that
 	 * made it, also ours to reap ([0] the init, [1] the launcher). */
 	bool sandboxed;
+	bool sandbox_open_net;		/* and its network is not restricted */
 	struct proc_reap {
 		struct proc *p;
 		pid_t pid;
@@ -160,6 +162,11 @@ void engine_unlink_proc(struct engine *eng, struct proc *p)
 		p->next->prev = p->prev;
 	eng->nprocs--;
 	p->linked = false;
+}
+
+const struct proc *proc_next(const struct proc *p)
+{
+	return p->next;
 }
 
 bool engine_tracks_pid(const struct engine *eng, pid_t pid)
@@ -760,6 +767,11 @@ static void proc_stream_init(struct proc_stream *s, int fd, enum outlog_stream k
 	s->inflight = false;
 }
 
+static bool spec_open_net_restricted(const struct proc_spec *spec)
+{
+	return spec->net_restricted;
+}
+
 /* Spawn now; sb is the ready sandbox of a sandboxed spec. */
 static int proc_spawn_now(struct proc *p, const struct proc_spec *spec, struct sandbox *sb)
 {
@@ -811,6 +823,7 @@ static int proc_spawn_now(struct proc *p, const struct proc_spec *spec, struct s
 	p->pid = sr.pid;
 	p->pidfd = sr.pidfd;
 	p->sandboxed = ss.sandbox != NULL;
+	p->sandbox_open_net = p->sandboxed && !spec_open_net_restricted(spec);
 	p->reaps[0].pid = sr.init_pid;
 	p->reaps[0].pidfd = sr.init_pidfd;
 	p->reaps[1].pid = sr.launcher_pid;
@@ -904,8 +917,12 @@ static void proc_sandbox_ready(struct sandbox_waiter *w, struct sandbox *sb, int
 		p->obs->spawned(p->ctx, p, ret);
 }
 
-int proc_spawn(struct proc *p, const struct proc_spec *spec)
+int proc_spawn(struct proc *p, const struct proc_spec *spec_in)
 {
+	struct proc_spec copy = *spec_in;
+	const struct proc_spec *spec = &copy;
+	if (spec->sandbox)
+		copy.net_restricted = spec->sandbox->restrict_net;
 	if (!spec->sandbox)
 		return proc_spawn_now(p, spec, NULL);
 	struct sandbox *sb;
@@ -922,6 +939,77 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec)
 		return -ENOMEM;
 	}
 	return -EINPROGRESS;
+}
+
+/* ---- which sandbox a peer is in ---- */
+
+/* Collect pid and its descendants (through every task's children file)
+ * into *v. */
+static void proc_tree(pid_t pid, pid_t **v, size_t *n, size_t *cap)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		pid_t *nv = realloc(*v, ncap * sizeof(*nv));
+		if (!nv)
+			return;
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = pid;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	for (struct dirent *de; d && (de = readdir(d));) {
+		if (de->d_name[0] == '.')
+			continue;
+		char cpath[320];
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", (int)pid, de->d_name);
+		FILE *f = fopen(cpath, "re");
+		long child;
+		while (f && fscanf(f, "%ld", &child) == 1)
+			proc_tree((pid_t)child, v, n, cap);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
+static bool proc_has_socket(pid_t pid, uint64_t inode)
+{
+	char path[64], want[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)inode);
+	DIR *d = opendir(path);
+	bool found = false;
+	for (struct dirent *de; d && !found && (de = readdir(d));) {
+		char link[64], fpath[320];
+		snprintf(fpath, sizeof(fpath), "%s/%s", path, de->d_name);
+		ssize_t k = readlink(fpath, link, sizeof(link) - 1);
+		if (k > 0) {
+			link[k] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+bool proc_holds_peer(const struct proc *p, pid_t pid, uint64_t inode)
+{
+	if (!p->sandboxed || p->pidfd < 0 || (inode && !p->sandbox_open_net))
+		return false;
+	pid_t *v = NULL;
+	size_t n = 0, cap = 0;
+	proc_tree(p->pid, &v, &n, &cap);
+	if (p->reaps[0].pidfd >= 0)
+		proc_tree(p->reaps[0].pid, &v, &n, &cap);	/* the orphans it adopted */
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = pid ? v[i] == pid : proc_has_socket(v[i], inode);
+	free(v);
+	return found;
 }
 
 /* ---- signals and accessors ---- */

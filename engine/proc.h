@@ -66,6 +66,7 @@ struct proc_spec {
 	/* Run confined (sandbox.h); NULL: not sandboxed. Only read during
 	 * proc_spawn. */
 	const struct sandbox_policy *sandbox;
+	bool net_restricted;		/* (set by proc_spawn from sandbox) */
 };
 
 /* The write status that a state gives (DESIGN "Spawning"). Pure. */
@@ -107,6 +108,10 @@ int proc_signal(struct proc *p, int sig);
 bool proc_running(const struct proc *p);
 /* True when it runs in a sandbox. */
 bool proc_sandboxed(const struct proc *p);
+/* Does a sandboxed p (or one of its descendants, or an orphan its
+ * namespace's init adopted) hold the peer: unix pid, or (for a sandbox
+ * whose network is open) the TCP socket inode? Reads /proc. */
+bool proc_holds_peer(const struct proc *p, pid_t pid, uint64_t inode);
 
 /* Resume output reads paused by the observer's output() returning false. */
 void proc_resume_output(struct proc *p);

@@ -106,8 +106,8 @@ static bool peer_is_asked(const struct inet_diag_req_v2 *r, const struct inet_di
 }
 
 /* One netlink answer to request seq: 1 with *res set when it was ours. */
-static int peer_answer(const struct inet_diag_req_v2 *r, const struct nlmsghdr *h, uint32_t *uid,
-		       int *res)
+static int peer_answer(const struct inet_diag_req_v2 *r, const struct nlmsghdr *h,
+		       struct peer_id *id, int *res)
 {
 	if (h->nlmsg_seq != peer_seq)
 		return 0;	/* a stale answer to an earlier request */
@@ -127,13 +127,14 @@ static int peer_answer(const struct inet_diag_req_v2 *r, const struct nlmsghdr *
 	else if (m->idiag_inode == 0)
 		*res = -ENOTCONN;	/* time-wait or orphaned: its uid reads 0 */
 	else {
-		*uid = m->idiag_uid;
+		id->uid = m->idiag_uid;
+		id->inode = m->idiag_inode;
 		*res = 0;
 	}
 	return 1;
 }
 
-static int peer_query(const struct inet_diag_req_v2 *r, uint32_t *uid)
+static int peer_query(const struct inet_diag_req_v2 *r, struct peer_id *id)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -169,7 +170,7 @@ static int peer_query(const struct inet_diag_req_v2 *r, uint32_t *uid)
 			const struct nlmsghdr *h = (const struct nlmsghdr *)(in.b + off);
 			if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > (size_t)n - off)
 				break;
-			if (peer_answer(r, h, uid, &ret))
+			if (peer_answer(r, h, id, &ret))
 				return ret;
 			off += NLMSG_ALIGN(h->nlmsg_len);
 		}
@@ -177,6 +178,15 @@ static int peer_query(const struct inet_diag_req_v2 *r, uint32_t *uid)
 }
 
 int peer_uid(int fd, uint32_t *uid)
+{
+	struct peer_id id;
+	int ret = peer_identify(fd, &id);
+	if (ret == 0)
+		*uid = id.uid;
+	return ret;
+}
+
+int peer_identify(int fd, struct peer_id *id)
 {
 	union peer_sa local, remote;
 	socklen_t llen = sizeof(local), rlen = sizeof(remote);
@@ -189,7 +199,9 @@ int peer_uid(int fd, uint32_t *uid)
 		socklen_t clen = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
 			return -errno;
-		*uid = cred.uid;
+		id->uid = cred.uid;
+		id->pid = cred.pid;
+		id->inode = 0;
 		return 0;
 	}
 	if (local.sa.sa_family != AF_INET && local.sa.sa_family != AF_INET6)
@@ -199,5 +211,6 @@ int peer_uid(int fd, uint32_t *uid)
 	if (remote.sa.sa_family != local.sa.sa_family)
 		return -EAFNOSUPPORT;
 	peer_request(&req, &remote, &local);
-	return peer_query(&req, uid);
+	id->pid = 0;
+	return peer_query(&req, id);
 }

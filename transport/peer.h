@@ -11,6 +11,14 @@
 #define RINGEXEC_PEER_H
 
 #include <stdint.h>
+#include <sys/types.h>
+
+/* Who is at the other end. */
+struct peer_id {
+	uint32_t uid;
+	pid_t pid;		/* a unix peer's pid (at connect()), else 0 */
+	uint64_t inode;		/* a TCP peer's socket inode, else 0 */
+};
 
 /* Open the NETLINK_SOCK_DIAG socket now (O_CLOEXEC), so that the first
  * lookup does not add an fd later. 0 or -errno; peer_uid() opens it on
@@ -28,5 +36,7 @@ void peer_close(void);
  * Costs getsockname + getpeername + one sendto/recv pair on TCP (the
  * kernel answers within sendto; nothing waits), one getsockopt on unix. */
 int peer_uid(int fd, uint32_t *uid);
+/* The same, with the unix peer's pid or the TCP peer's socket inode. */
+int peer_identify(int fd, struct peer_id *id);
 
 #endif

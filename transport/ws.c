@@ -726,7 +726,15 @@ static int ws_admit(const struct ws_conn *ws, const struct http_request *req)
 			 req->authorization[0] ? "wrong" : "no");
 		return 401;
 	}
-	int r = peer_uid(ws->fd, &uid);
+	struct peer_id id;
+	int r = peer_identify(ws->fd, &id);
+	uid = id.uid;
+	if (r == 0 && ws->cfg.sandboxed_peer &&
+	    ws->cfg.sandboxed_peer(ws->cfg.sandboxed_ctx, id.pid, id.inode)) {
+		log_warn("%s: upgrade refused (403): the peer runs in one of this server's sandboxes",
+			 ws->peer);
+		return 403;
+	}
 	if (r == 0 && ws_uid_allowed(ws, uid))
 		return 0;
 	if (r == 0)

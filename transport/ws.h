@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct buf;
 
@@ -53,6 +54,12 @@ struct ws_config {
 	const char *auth_token;		/* the upgrade needs "Authorization: Bearer <it>";
 					 * NULL or "": no auth; at most WS_AUTH_TOKEN_MAX bytes */
 	size_t max_connections;		/* more live ones -> 503 at accept (default 256) */
+	/* Without a token: is this peer a process the server runs in a
+	 * sandbox (its unix pid, or its TCP socket's inode)? Such a peer is
+	 * refused whoever it runs as: a sandboxed command must not drive the
+	 * server. NULL: no such check. */
+	bool (*sandboxed_peer)(void *ctx, pid_t pid, uint64_t inode);
+	void *sandboxed_ctx;
 	unsigned head_timeout_ms;	/* no whole request head this long after accept
 					 * -> 408 and close; 0: no limit */
 	const uint32_t *allow_uids;	/* without auth_token: users besides root and our

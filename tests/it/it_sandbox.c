@@ -891,6 +891,33 @@ static void thousand_starts_leave_nothing(void)
 	rpc_free(r);
 }
 
+static void cannot_drive_the_server(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	struct rpc_output o;
+	char script[1024];
+	/* With the network open, a sandboxed command reaches the server's
+	 * port like anyone on this host, as the server's own user: refused. */
+	snprintf(script, sizeof(script),
+		 "import socket\n"
+		 "s = socket.create_connection(('127.0.0.1', %d), 5)\n"
+		 "s.sendall(b'GET / HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n'\n"
+		 "          b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n')\n"
+		 "print('status', s.recv(100).split(b'\\r\\n')[0].decode())\n",
+		 srv.port);
+	CHECK(run_py(r, script, policy("workspace-write", "enabled"), &o) == 0);
+	CHECK_HAS(&o, "status HTTP/1.1 403");
+	CHECK_HASNT(&o, "101");
+	rpc_output_free(&o);
+	/* The same from outside (the test, as root) is let in. */
+	struct rpc *r2 = open_conn();
+	CHECK(r2 != NULL);
+	if (r2)
+		rpc_free(r2);
+	rpc_free(r);
+}
+
 /* Several requests in one TCP write (masking key 0): the server decodes
  * them in one go, before anything else can happen. */
 static int send_batch(struct rpc *r, const char *const *msgs, size_t n)
@@ -1068,6 +1095,7 @@ static const struct tap_case cases[] = {
 	{ "PTY, pipes, stdin, signals, timeoutMs, arg0 as without a sandbox", behaves_as_unsandboxed },
 	{ "1,000 sandboxed starts leave no fd, mount or child", thousand_starts_leave_nothing },
 	{ "the server's own unix socket is hidden", server_socket_is_hidden },
+	{ "with the network open it still cannot drive the server", cannot_drive_the_server },
 	{ "starting while the sandbox is made: writes, reads, list, terminate", starting_while_the_sandbox_is_made },
 	{ NULL, NULL },
 };
