@@ -3,7 +3,9 @@
 # when $CODEX_BIN names a codex binary, against `codex exec-server` in the
 # same run (interleaved), then print one markdown table of medians. latency
 # and throughput also run against ringexecd with binary output frames
-# (BENCH_BINARY=1, PROTOCOL §5a); those figures are the bin_ rows.
+# (BENCH_BINARY=1, PROTOCOL §5a); those figures are the bin_ rows. The
+# sandboxed_ rows run /bin/true under codex's workspace-write policy (the
+# reference enforces it with its own helper and bubblewrap).
 #
 # Usage: examples/compare.sh [BUILD_DIR]   (default: ./build)
 # Env: RINGEXECD (default BUILD_DIR/ringexecd), CODEX_BIN (optional),
@@ -105,7 +107,9 @@ echo "| figure | ringexecd | reference | ratio |"
 echo "| --- | ---: | ---: | ---: |"
 for key in floor_vfork_p50_us floor_ping_p50_us start_response_events_p50_us \
 	start_closed_events_p50_us start_closed_events_p99_us start_closed_events_x_vfork \
-	start_closed_read_p50_us pty_first_output_p50_us pty_closed_p50_us \
+	start_closed_read_p50_us sandboxed_start_response_p50_us sandboxed_start_closed_p50_us \
+	sandboxed_start_closed_p99_us sandboxed_start_closed_x_vfork \
+	pty_first_output_p50_us pty_closed_p50_us \
 	keystroke_p50_us keystroke_p99_us keystroke_x_ping \
 	bin_pty_first_output_p50_us bin_keystroke_p50_us bin_keystroke_p99_us \
 	floor_pipe_MBps pipe_MBps pipe_pct_of_floor pipe_client_cpu_pct \
