@@ -29,6 +29,8 @@
 #define FOLLOW_IN_CHUNK (64u << 10)	/* one read of stdin, one process/write */
 #define FOLLOW_MAX_WRITES 16		/* process/write requests unanswered at once */
 #define FOLLOW_CLOSE_MS 1000		/* waiting for the server's close frame */
+#define FOLLOW_RAW_WATCH_MS 500		/* raw mode rechecked this long after a SIGCONT */
+#define FOLLOW_RAW_POLL_MS 10
 
 enum follow_in { IN_OFF, IN_OPEN, IN_DONE };
 
@@ -46,6 +48,7 @@ struct follow {
 	uint64_t write_count;	/* for writeIds */
 	int leave;		/* >= 0: stop following and exit with this */
 	char *inbuf;
+	int64_t raw_watch_until;	/* after a SIGCONT: keep raw mode until then */
 };
 
 /* ---- requests ---- */
@@ -276,8 +279,13 @@ static void follow_on_signal(struct follow *f)
 			kill(getpid(), SIGSTOP);
 			__attribute__((fallthrough));	/* running again */
 		case SIGCONT:	/* back from a stop: the shell may have reset the terminal */
-			if (f->o->raw)
+			if (f->o->raw) {
 				term_raw_reapply();
+				/* bash restores the job's saved modes when it
+				 * continues it, possibly after we set ours:
+				 * look again for a little while. */
+				f->raw_watch_until = wsc_now_ms() + FOLLOW_RAW_WATCH_MS;
+			}
 			follow_resize(f);
 			break;
 		case SIGINT:
@@ -373,7 +381,16 @@ static void follow_loop(struct follow *f)
 			in_slot = (int)n;
 			p[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
 		}
-		if (poll(p, n, -1) < 0) {
+		int timeout = -1;
+		if (f->raw_watch_until) {
+			int64_t left = f->raw_watch_until - wsc_now_ms();
+			if (left <= 0)
+				f->raw_watch_until = 0;
+			else
+				timeout = left < FOLLOW_RAW_POLL_MS ? (int)left : FOLLOW_RAW_POLL_MS;
+			term_raw_recheck();
+		}
+		if (poll(p, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			term_restore();

@@ -94,6 +94,15 @@ void term_raw_reapply(void)
 		term_set_raw();
 }
 
+void term_raw_recheck(void)
+{
+	struct termios now;
+	if (term_fd < 0 || !term_raw_on || tcgetattr(term_fd, &now) < 0)
+		return;
+	if (now.c_lflag & (ICANON | ISIG | ECHO))
+		term_set_raw();
+}
+
 bool term_size(unsigned *rows, unsigned *cols)
 {
 	for (int fd = 0; fd <= 2; fd++) {

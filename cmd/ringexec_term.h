@@ -13,6 +13,9 @@
 int term_raw_enter(int fd);
 /* Raw mode again with the saved settings kept (after SIGCONT). */
 void term_raw_reapply(void);
+/* Raw mode is on but the terminal says otherwise (someone reset it):
+ * set it again. One tcgetattr when nothing is wrong. */
+void term_raw_recheck(void);
 /* The saved settings back for a while (before stopping ourselves on
  * SIGTSTP); term_raw_reapply() ends the pause. */
 void term_pause(void);
