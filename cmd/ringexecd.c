@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "listen.h"
 #include "loop.h"
+#include "metrics.h"
 #include "peer.h"
 #include "ringexec_version.h"
 #include "spawn.h"
@@ -41,6 +42,7 @@ struct server {
 	struct loop *loop;
 	struct engine *eng;
 	struct proto *proto;
+	struct metrics metrics;			/* GET /metrics reads the layers through it */
 	struct listener *listeners[SYSD_MAX_FDS];
 	size_t nlisteners;
 	struct stdio_conn *stdio;		/* --listen stdio: the one connection */
@@ -707,6 +709,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringexecd: out of memory\n");
 		return 1;
 	}
+	metrics_init(&srv.metrics, srv.eng, srv.proto);
+	ws_cfg.metrics = metrics_write;
+	ws_cfg.metrics_ctx = &srv.metrics;
 	const char *waits = loop_has_waitid(srv.loop) ? "IORING_OP_WAITID" : "POLL_ADD on pidfd + waitid";
 	if (kind == LISTEN_STDIO) {
 		struct stdio_config scfg = {

@@ -196,6 +196,12 @@ size_t engine_retained(const struct engine *eng)
 	return eng->retained;
 }
 
+void engine_stats(const struct engine *eng, struct engine_stats *out)
+{
+	*out = eng->stats;
+	out->retained = eng->retained;
+}
+
 bool engine_sandbox_available(const struct engine *eng, const char **why)
 {
 	return sandbox_set_available(eng->sandboxes, why);

@@ -1,7 +1,8 @@
 /* engine: what all procs share: the loop, the read buffers, the limits, the
  * list of live children, and the signals (SIGCHLD for orphans that reparent
  * to us as child subreaper; SIGTERM/SIGINT for shutdown), read through a
- * signalfd on the ring. Knows no JSON and no sockets.
+ * signalfd on the ring; and the counters the metrics read (engine_stats).
+ * Knows no JSON and no sockets.
  */
 #ifndef RINGEXEC_ENGINE_H
 #define RINGEXEC_ENGINE_H
@@ -11,6 +12,8 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+
+#include "hist.h"
 
 struct loop;
 struct engine;
@@ -50,5 +53,21 @@ bool engine_sandbox_available(const struct engine *eng, const char **why);
 bool engine_sandboxed_peer(struct engine *eng, pid_t pid, uint64_t inode);
 /* The template cache (sandbox.h), for running fs work inside a policy. */
 struct sandbox_set *engine_sandboxes(struct engine *eng);
+
+/* What the engine counts for the metrics: plain increments on the loop. */
+struct engine_stats {
+	uint64_t spawns;		/* proc_spawn successes */
+	uint64_t sandboxed_spawns;	/* of those, in a sandbox */
+	uint64_t spawn_failures;	/* proc_spawn errors (exec, cwd, fds, sandbox) */
+	uint64_t procs[4];		/* live procs by enum proc_state, now */
+	uint64_t output_bytes[3];	/* bytes read by enum outlog_stream */
+	uint64_t starved;		/* times a proc's reads paused at max_retained */
+	size_t retained;		/* bytes of output retained now */
+	struct hist spawn_latency;	/* proc_spawn's duration, successes */
+	struct hist lifetime;		/* from the spawn to `closed` */
+};
+
+/* A copy of the counters, with the gauges as they are now. */
+void engine_stats(const struct engine *eng, struct engine_stats *out);
 
 #endif

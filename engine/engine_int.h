@@ -26,6 +26,7 @@ struct engine {
 	struct sandbox_set *sandboxes;	/* templates for sandboxed spawns */
 	size_t freed;			/* output bytes freed since the last trim */
 	struct loop_timer trim;		/* gives freed heap back to the kernel */
+	struct engine_stats stats;	/* counted by proc.c; engine_stats() reads */
 };
 
 /* proc.c: a proc's retained output of n bytes was freed. */

@@ -10,6 +10,8 @@
  * keeps flowing with higher seqs; `closed` comes once the exit has its seq
  * and every stream has ended. Every in-flight op is counted in `inflight`;
  * a released proc frees itself when that count reaches zero (DESIGN rule 1).
+ * States, spawns (timed), bytes read and lifetimes are counted in the
+ * engine's stats for the metrics: plain increments, no locks.
  */
 #include "log.h"
 #include "proc.h"
@@ -26,6 +28,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine_int.h"
@@ -114,6 +117,8 @@ struct proc {
 	bool write_inflight;
 	int inflight;			/* ops in flight, all kinds */
 	struct loop_defer rearm;	/* re-arm reads next turn (after ENOBUFS) */
+	uint64_t spawn_asked_ns;	/* CLOCK_MONOTONIC at proc_spawn */
+	uint64_t spawned_ns;		/* the same once spawned; 0 before */
 };
 
 static void proc_on(struct proc *p, enum proc_event ev);
@@ -135,6 +140,26 @@ enum proc_write_status proc_write_status_of(enum proc_state state, bool stdin_op
 		return PROC_WRITE_STDIN_CLOSED;
 	}
 	return PROC_WRITE_UNKNOWN;
+}
+
+_Static_assert(PROC_CLOSED < sizeof(((struct engine_stats *)0)->procs) / sizeof(uint64_t),
+	       "engine_stats.procs has a slot per state");
+_Static_assert(OUTLOG_PTY < sizeof(((struct engine_stats *)0)->output_bytes) / sizeof(uint64_t),
+	       "engine_stats.output_bytes has a slot per stream");
+
+/* Every state change goes through here: the engine counts procs by state. */
+static void proc_set_state(struct proc *p, enum proc_state st)
+{
+	p->eng->stats.procs[p->state]--;
+	p->eng->stats.procs[st]++;
+	p->state = st;
+}
+
+static uint64_t proc_clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- engine list (declared in engine_int.h) ---- */
@@ -230,6 +255,7 @@ struct proc *proc_new(struct engine *eng, const struct proc_observer *obs, void 
 	p->obs = obs;
 	p->ctx = ctx;
 	p->state = PROC_STARTING;
+	eng->stats.procs[PROC_STARTING]++;
 	p->pidfd = -1;
 	for (int i = 0; i < 2; i++) {
 		p->reaps[i].p = p;
@@ -302,6 +328,7 @@ static void proc_drop_stdin(struct proc *p)
 
 static void proc_free(struct proc *p)
 {
+	p->eng->stats.procs[p->state]--;
 	engine_unlink_proc(p->eng, p);
 	loop_timer_cancel(p->eng->loop, &p->drain_timer);
 	loop_defer_cancel(p->eng->loop, &p->rearm);
@@ -366,7 +393,9 @@ static void proc_emit_exited(struct proc *p)
 static void proc_emit_closed(struct proc *p)
 {
 	uint64_t seq = p->next_seq++;
-	p->state = PROC_CLOSED;
+	proc_set_state(p, PROC_CLOSED);
+	if (p->spawned_ns)
+		hist_observe(&p->eng->stats.lifetime, proc_clock_ns() - p->spawned_ns);
 	proc_drop_stdin(p);
 	if (p->obs)
 		p->obs->closed(p->ctx, p, seq);
@@ -385,12 +414,12 @@ static void proc_on(struct proc *p, enum proc_event ev)
 	switch (p->state) {
 	case PROC_STARTING:
 		if (ev == EV_SPAWNED)
-			p->state = PROC_RUNNING;
+			proc_set_state(p, PROC_RUNNING);
 		break;
 	case PROC_RUNNING:
 		if (ev != EV_EXIT)
 			break;	/* a stream may end before the exit: nothing yet */
-		p->state = PROC_EXITED;
+		proc_set_state(p, PROC_EXITED);
 		/* The exit may already complete the drain. */
 		__attribute__((fallthrough));
 	case PROC_EXITED:
@@ -440,6 +469,7 @@ static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		const void *data = loop_bufs_get(bufs, flags);
 		p->streamed += (size_t)res;
+		p->eng->stats.output_bytes[s->kind] += (uint64_t)res;
 		if (!p->released) {
 			size_t before = outlog_bytes(&p->log);
 			const struct outlog_chunk *c =
@@ -485,6 +515,8 @@ static void proc_read_arm(struct proc_stream *s)
 		engine_shed_history(p->eng);
 	if (p->eng->retained >= p->eng->cfg.max_retained) {
 		/* Undelivered output alone fills the cap: wait for room. */
+		if (!p->starved)
+			p->eng->stats.starved++;
 		p->starved = true;
 		p->eng->starved = true;
 		return;
@@ -904,12 +936,29 @@ static struct proc_spec *proc_spec_copy(const struct proc_spec *spec)
 	return c;
 }
 
+/* A spawn's outcome, for the metrics: counted, and timed from the
+ * proc_spawn call (a sandboxed one may have waited for its template). The
+ * start of the start-to-closed clock. */
+static void proc_count_spawn(struct proc *p, int ret)
+{
+	struct engine_stats *st = &p->eng->stats;
+	if (ret < 0) {
+		st->spawn_failures++;
+		return;
+	}
+	hist_observe(&st->spawn_latency, proc_clock_ns() - p->spawn_asked_ns);
+	p->spawned_ns = p->spawn_asked_ns;
+	st->spawns++;
+	st->sandboxed_spawns += p->sandboxed;
+}
+
 static void proc_sandbox_ready(struct sandbox_waiter *w, struct sandbox *sb, int err)
 {
 	struct proc *p = container_of(w, struct proc, waiter);
 	struct proc_spec *spec = p->pending;
 	p->pending = NULL;
 	int ret = err < 0 ? -EOPNOTSUPP : proc_spawn_now(p, spec, sb);
+	proc_count_spawn(p, ret);
 	free(spec);
 	if (ret == 0 && p->kill_on_spawn)
 		proc_signal(p, SIGKILL);
@@ -917,7 +966,7 @@ static void proc_sandbox_ready(struct sandbox_waiter *w, struct sandbox *sb, int
 		p->obs->spawned(p->ctx, p, ret);
 }
 
-int proc_spawn(struct proc *p, const struct proc_spec *spec_in)
+static int proc_spawn_begin(struct proc *p, const struct proc_spec *spec_in)
 {
 	struct proc_spec copy = *spec_in;
 	const struct proc_spec *spec = &copy;
@@ -939,6 +988,15 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec_in)
 		return -ENOMEM;
 	}
 	return -EINPROGRESS;
+}
+
+int proc_spawn(struct proc *p, const struct proc_spec *spec)
+{
+	p->spawn_asked_ns = proc_clock_ns();
+	int ret = proc_spawn_begin(p, spec);
+	if (ret != -EINPROGRESS)
+		proc_count_spawn(p, ret);
+	return ret;
 }
 
 /* ---- which sandbox a peer is in ---- */

@@ -16,6 +16,37 @@
 #include "engine.h"
 #include "proto_int.h"
 
+/* The codes stats.errors counts apart (fs.c's -32004 included). */
+static const int conn_error_codes[PROTO_ERROR_KINDS - 1] = {
+	RPC_INVALID_REQUEST, RPC_METHOD_NOT_FOUND, RPC_INVALID_PARAMS, RPC_INTERNAL_ERROR,
+	-32004, RPC_SESSION_ATTACHED,
+};
+
+int proto_error_code(size_t i)
+{
+	return i < PROTO_ERROR_KINDS - 1 ? conn_error_codes[i] : 0;
+}
+
+static void conn_count_error(struct proto *pr, int code)
+{
+	size_t i = 0;
+	while (i < PROTO_ERROR_KINDS - 1 && conn_error_codes[i] != code)
+		i++;
+	pr->stats.errors[i]++;
+}
+
+void proto_stats(const struct proto *pr, struct proto_stats *out)
+{
+	*out = pr->stats;
+	out->sessions_attached = out->sessions_detached = 0;
+	for (const struct dlist *n = pr->all_sessions.next; n != &pr->all_sessions; n = n->next) {
+		if (container_of(n, struct session, link)->conn)
+			out->sessions_attached++;
+		else
+			out->sessions_detached++;
+	}
+}
+
 int proto_new(struct proto **out, struct engine *eng, const struct proto_config *cfg)
 {
 	struct proto *pr = calloc(1, sizeof(*pr));
@@ -80,6 +111,7 @@ void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	conn_count_error(c->pr, code);
 	struct buf *b = &c->pr->scratch;
 	buf_reset(b);
 	rpc_write_error(b, id, code, msg);
@@ -141,6 +173,7 @@ void conn_check_recv(struct conn *c)
 	if (pause == c->recv_paused)
 		return;
 	c->recv_paused = pause;
+	c->pr->stats.request_pauses += pause;
 	c->io->pause_recv(c->io_ctx, pause);
 }
 
@@ -162,6 +195,7 @@ void conn_on_message(struct conn *c, const char *data, size_t len)
 			c->peer);
 		break;
 	case RPC_REQUEST: {
+		c->pr->stats.requests++;
 		method_fn *fn = methods_find(m.method);
 		if (fn)
 			fn(c, &m.id, m.params);

@@ -69,4 +69,30 @@ void conn_on_sent(struct conn *c);
 /* The transport is gone: detach the session, drop pending reads, free c. */
 void conn_on_closed(struct conn *c);
 
+/* The JSON-RPC error codes counted apart, and one slot for any other. */
+#define PROTO_ERROR_KINDS 7
+
+/* What the protocol counts for the metrics: plain increments on the loop. */
+struct proto_stats {
+	uint64_t sessions_attached;	/* now: sessions with a connection */
+	uint64_t sessions_detached;	/* now: sessions waiting out their TTL */
+	uint64_t sessions_created;
+	uint64_t sessions_resumed;	/* initialize with resumeSessionId */
+	uint64_t sessions_expired;	/* TTL ran out: processes killed */
+	uint64_t requests;		/* requests dispatched (not notifications) */
+	uint64_t errors[PROTO_ERROR_KINDS];	/* error replies, by proto_error_code(i) */
+	uint64_t output_messages;	/* process/output notifications queued */
+	uint64_t pauses_send_queue;	/* a process's output reads paused: its connection's
+					   send queue is above high water (or a resumed
+					   backlog is unread) */
+	uint64_t pauses_detached;	/* the same, detached with its retention full */
+	uint64_t request_pauses;	/* a connection's requests stopped being read */
+};
+
+/* The code counted in stats.errors[i]: -32600, -32601, ...; 0 for the last
+ * slot, which counts every other code. */
+int proto_error_code(size_t i);
+/* A copy of the counters, with the session gauges as they are now. */
+void proto_stats(const struct proto *pr, struct proto_stats *out);
+
 #endif

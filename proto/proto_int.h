@@ -45,6 +45,7 @@ struct proto {
 	struct idmap sessions;		/* sessionId -> struct session */
 	struct dlist all_sessions;	/* the same sessions, for shutdown */
 	struct buf scratch;		/* encoding buffer, reused per message */
+	struct proto_stats stats;	/* counters; gauges are filled by proto_stats() */
 };
 
 enum conn_phase {

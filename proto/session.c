@@ -76,6 +76,7 @@ struct session *session_new(struct proto *pr)
 		return NULL;
 	}
 	dlist_add_tail(&pr->all_sessions, &s->link);
+	pr->stats.sessions_created++;
 	return s;
 }
 
@@ -458,8 +459,12 @@ int session_keep_argv(struct sess_proc *sp, const char *const *argv)
 
 /* ---- delivery: a chunk counts once its notification reached the socket ---- */
 
+/* Every process/output queued on a connection comes through here
+ * (by_read false), so this is where they are counted. */
 static void session_mark_queued(struct sess_proc *sp, uint64_t end, uint64_t seq, bool by_read)
 {
+	if (!by_read)
+		sp->s->pr->stats.output_messages++;
 	if (sp->marks_count == sp->marks_cap) {
 		size_t cap = sp->marks_cap ? sp->marks_cap * 2 : 16;
 		struct sent_mark *m = malloc(cap * sizeof(*m));
@@ -640,6 +645,10 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 	session_wake(sp);
 	if (session_should_pause(sp)) {
 		sp->paused = true;
+		if (s->conn)
+			s->pr->stats.pauses_send_queue++;
+		else
+			s->pr->stats.pauses_detached++;
 		return false;
 	}
 	return true;
@@ -719,6 +728,7 @@ void session_resume_output(struct session *s)
 void session_resume(struct session *s, struct conn *c)
 {
 	loop_timer_cancel(s->pr->loop, &s->ttl);
+	s->pr->stats.sessions_resumed++;
 	session_attach(s, c);
 	/* What was kept while detached is the client's to read: remember where it ends. */
 	for (struct dlist *n = s->order.next; n != &s->order; n = n->next) {
@@ -751,6 +761,7 @@ static void session_ttl_expired(struct loop_timer *t)
 {
 	struct session *s = container_of(t, struct session, ttl);
 	log_info("session %s expired: killing its processes", s->id);
+	s->pr->stats.sessions_expired++;
 	session_free(s);
 }
 

@@ -327,18 +327,29 @@ size_t http_format_response(char *out, size_t cap, int status, const char *accep
 			"Sec-WebSocket-Accept: %s\r\n"
 			"\r\n", accept_key));
 	}
-	if (status < 100 || status > 999)
-		return http_finish(out, cap, -1);
 	if (!body)
 		body = "";
+	size_t blen = strlen(body);
+	size_t n = http_format_head(out, cap, status, NULL, blen);
+	if (!n || cap - n <= blen)
+		return http_finish(out, cap, -1);
+	memcpy(out + n, body, blen + 1);
+	return n + blen;
+}
+
+size_t http_format_head(char *out, size_t cap, int status, const char *content_type,
+			size_t body_len)
+{
+	if (status < 100 || status > 999 || (content_type && !http_is_header_safe(content_type)))
+		return http_finish(out, cap, -1);
 	return http_finish(out, cap, snprintf(out, cap,
 		"HTTP/1.1 %d %s\r\n"
-		"Content-Type: text/plain\r\n"
+		"Content-Type: %s\r\n"
 		"Content-Length: %zu\r\n"
 		"%s"
 		"Connection: close\r\n"
-		"\r\n"
-		"%s", status, http_reason(status), strlen(body),
+		"\r\n", status, http_reason(status), content_type ? content_type : "text/plain",
+		body_len,
 		status == 405 ? "Allow: GET\r\n" :
-		status == 401 ? "WWW-Authenticate: Bearer\r\n" : "", body));
+		status == 401 ? "WWW-Authenticate: Bearer\r\n" : ""));
 }

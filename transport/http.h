@@ -50,5 +50,10 @@ void http_ws_accept(const char *key, char out[29]);
  * for 401). */
 size_t http_format_response(char *out, size_t cap, int status, const char *accept_key,
 			    const char *body);
+/* The head alone of such a plain response, for a body of body_len bytes
+ * sent after it, with content_type (NULL: text/plain). Its length, or 0 if
+ * it does not fit or content_type could end the header early. */
+size_t http_format_head(char *out, size_t cap, int status, const char *content_type,
+			size_t body_len);
 
 #endif

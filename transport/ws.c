@@ -2,7 +2,9 @@
  *
  * Owns the socket, its one recv and one send op, the head buffer and its
  * deadline, the admission checks (connection limit, bearer token, the
- * peer's user), the wslay context (incoming frames, pong and close
+ * peer's user), the plain GET endpoints (/readyz, /livez, /metrics, whose
+ * body a callback writes), the counters of all connections (ws_stats), the
+ * wslay context (incoming frames, pong and close
  * replies) behind a header check that refuses an oversize message before
  * its payload, our keep-alive pings, and the double-buffered send queue
  * that text and binary frames are written into directly.
@@ -97,6 +99,7 @@ static size_t ws_live;			/* connections not yet freed */
 static size_t ws_refused_live;		/* of those, ones refused with 503 */
 static struct ws_conn *ws_all;		/* all of them */
 static struct loop_bufs *ws_bufs;	/* shared recv buffers (group WS_BGID) */
+static struct ws_stats ws_counters;	/* for ws_stats() */
 
 static void ws_flush(struct ws_conn *ws);
 static void ws_die(struct ws_conn *ws);
@@ -104,6 +107,12 @@ static void ws_die(struct ws_conn *ws);
 size_t ws_count(void)
 {
 	return ws_live;
+}
+
+void ws_stats(struct ws_stats *out)
+{
+	*out = ws_counters;
+	out->open = ws_live;
 }
 
 size_t ws_queued(const struct ws_conn *ws)
@@ -454,6 +463,7 @@ static void ws_on_send(struct loop_op *op, int res, uint32_t flags)
 	}
 	ws->sent_off += (size_t)res;
 	ws->sent_total += (uint64_t)res;
+	ws_counters.sent_bytes += (uint64_t)res;
 	if (ws->state == WS_FLUSH)
 		ws_flush_deadline(ws);
 	if (ws->state == WS_OPEN && ws->opened && !ws->closed_called && ws->h->sent)
@@ -712,18 +722,21 @@ static bool ws_uid_allowed(const struct ws_conn *ws, uint32_t uid)
 	return false;
 }
 
-/* Who may upgrade. With a token: whoever presents it. Without one: a peer
- * whose socket belongs to root, to our own user or to an allowed uid; not
- * one whose user cannot be told (on another host, or gone). 0, or the HTTP
- * status to refuse with (401, 403), logged. */
-static int ws_admit(const struct ws_conn *ws, const struct http_request *req)
+/* Who may upgrade (or scrape /metrics: what names the request in the log).
+ * With a token: whoever presents it. Without one: a peer whose socket
+ * belongs to root, to our own user or to an allowed uid; not one whose
+ * user cannot be told (on another host, or gone), nor one inside one of
+ * our sandboxes. 0, or the HTTP status to refuse with (401, 403), logged
+ * and counted. */
+static int ws_admit(const struct ws_conn *ws, const struct http_request *req, const char *what)
 {
 	uint32_t uid;
 	if (ws->cfg.auth_token && ws->cfg.auth_token[0]) {
 		if (ws_auth_ok(ws, req->authorization))
 			return 0;
-		log_info("%s: upgrade refused: %s bearer token", ws->peer,
+		log_info("%s: %s refused: %s bearer token", ws->peer, what,
 			 req->authorization[0] ? "wrong" : "no");
+		ws_counters.refused[WS_REFUSED_TOKEN]++;
 		return 401;
 	}
 	struct peer_id id;
@@ -731,24 +744,26 @@ static int ws_admit(const struct ws_conn *ws, const struct http_request *req)
 	uid = id.uid;
 	if (r == 0 && ws->cfg.sandboxed_peer &&
 	    ws->cfg.sandboxed_peer(ws->cfg.sandboxed_ctx, id.pid, id.inode)) {
-		log_warn("%s: upgrade refused (403): the peer runs in one of this server's sandboxes",
-			 ws->peer);
+		log_warn("%s: %s refused (403): the peer runs in one of this server's sandboxes",
+			 ws->peer, what);
+		ws_counters.refused[WS_REFUSED_SANDBOXED]++;
 		return 403;
 	}
 	if (r == 0 && ws_uid_allowed(ws, uid))
 		return 0;
 	if (r == 0)
-		log_warn("%s: upgrade refused (403): peer uid %u is neither root, nor the server's "
-			 "uid %u, nor an --allow-uid", ws->peer, uid, (unsigned)geteuid());
+		log_warn("%s: %s refused (403): peer uid %u is neither root, nor the server's "
+			 "uid %u, nor an --allow-uid", ws->peer, what, uid, (unsigned)geteuid());
 	else if (r == -ENOENT)
-		log_warn("%s: upgrade refused (403): the peer is not on this host, so its user is "
-			 "unknown; it needs a bearer token (--auth-token-file)", ws->peer);
+		log_warn("%s: %s refused (403): the peer is not on this host, so its user is "
+			 "unknown; it needs a bearer token (--auth-token-file)", ws->peer, what);
 	else if (r == -ENOTCONN)
-		log_warn("%s: upgrade refused (403): the peer closed its socket, so its user is "
-			 "unknown", ws->peer);
+		log_warn("%s: %s refused (403): the peer closed its socket, so its user is "
+			 "unknown", ws->peer, what);
 	else
-		log_warn("%s: upgrade refused (403): cannot tell the peer's user: %s", ws->peer,
+		log_warn("%s: %s refused (403): cannot tell the peer's user: %s", ws->peer, what,
 			 strerror(-r));
+	ws_counters.refused[WS_REFUSED_PEER]++;
 	return 403;
 }
 
@@ -802,6 +817,7 @@ static int ws_upgrade(struct ws_conn *ws, const struct http_request *req)
 	if (!n || ws_wslay_new(ws) || buf_append(&ws->pending, out, n))
 		return -ENOMEM;
 	ws->state = WS_OPEN;
+	ws_counters.upgrades++;
 	ws_schedule_flush(ws);
 	loop_timer_cancel(ws->lp, &ws->timer);	/* the head's deadline */
 	ws_ping_arm(ws);
@@ -818,19 +834,58 @@ static int ws_upgrade(struct ws_conn *ws, const struct http_request *req)
 	return ret;
 }
 
+/* Answer ws_admit's refusal (401 or 403). */
+static int ws_refuse(struct ws_conn *ws, int status)
+{
+	if (status == 401)
+		return ws_respond(ws, 401, "unauthorized\n");
+	return ws_respond(ws, 403, "forbidden: not a user this server serves\n");
+}
+
+/* GET /metrics, admitted: 200 with the body the callback writes, in the
+ * Prometheus text format's content type; 500 when it cannot be made. */
+static int ws_metrics(struct ws_conn *ws)
+{
+	struct buf body = { 0 };
+	char head[256];
+	if (ws->cfg.metrics(ws->cfg.metrics_ctx, &body) < 0) {
+		buf_free(&body);
+		return ws_respond(ws, 500, "internal server error: cannot make the metrics\n");
+	}
+	size_t n = http_format_head(head, sizeof(head), 200,
+				    "text/plain; version=0.0.4; charset=utf-8", body.len);
+	int ret = n && buf_reserve(&ws->pending, n + body.len) == 0 ? 0 : -ENOMEM;
+	if (ret == 0) {
+		buf_append(&ws->pending, head, n);
+		buf_append(&ws->pending, body.data, body.len);
+		buf_free(&ws->head);
+		ws_enter_flush(ws);
+	}
+	buf_free(&body);
+	return ret;
+}
+
 static int ws_route(struct ws_conn *ws, const struct http_request *req)
 {
-	if (req->has_origin && !ws_origin_allowed(ws, req->origin))
+	if (req->has_origin && !ws_origin_allowed(ws, req->origin)) {
+		ws_counters.refused[WS_REFUSED_ORIGIN]++;
 		return ws_respond(ws, 403, "forbidden\n");
+	}
 	if (!strcmp(req->path, "/")) {
-		int refuse = ws_admit(ws, req);
-		if (refuse == 401)
-			return ws_respond(ws, 401, "unauthorized\n");
+		int refuse = ws_admit(ws, req, "upgrade");
 		if (refuse)
-			return ws_respond(ws, 403, "forbidden: not a user this server serves\n");
-		if (!http_is_ws_upgrade(req))
+			return ws_refuse(ws, refuse);
+		if (!http_is_ws_upgrade(req)) {
+			ws_counters.refused[WS_REFUSED_BAD_REQUEST]++;
 			return ws_respond(ws, 400, "bad request: expected a WebSocket upgrade\n");
+		}
 		return ws_upgrade(ws, req);
+	}
+	if (!strcmp(req->path, "/metrics") && ws->cfg.metrics) {
+		if (strcmp(req->method, "GET"))
+			return ws_respond(ws, 405, "method not allowed\n");
+		int refuse = ws_admit(ws, req, "/metrics");
+		return refuse ? ws_refuse(ws, refuse) : ws_metrics(ws);
 	}
 	if (!strcmp(req->path, "/readyz") || !strcmp(req->path, "/livez")) {
 		if (strcmp(req->method, "GET"))
@@ -854,9 +909,11 @@ static int ws_head_input(struct ws_conn *ws, const char *data, size_t len)
 	case HTTP_DONE:
 		return ws_route(ws, &req);
 	case HTTP_TOO_LARGE:
+		ws_counters.refused[WS_REFUSED_BAD_REQUEST]++;
 		return ws_respond(ws, 400, "bad request: request head too large\n");
 	case HTTP_BAD:
 	default:
+		ws_counters.refused[WS_REFUSED_BAD_REQUEST]++;
 		return ws_respond(ws, 400, "bad request\n");
 	}
 }
@@ -922,6 +979,8 @@ static void ws_on_recv(struct loop_op *op, int res, uint32_t flags)
 	struct ws_conn *ws = ws_container_of(op, struct ws_conn, recv_op);
 	ws->recv_busy = false;
 	ws->inflight--;
+	if (res > 0)
+		ws_counters.received_bytes += (uint64_t)res;
 	int ret = 0;
 	if (res > 0 && ws->state != WS_DEAD)
 		ret = ws_input(ws, loop_bufs_get(ws_bufs, flags), (size_t)res);
@@ -957,6 +1016,7 @@ static void ws_on_timer(struct loop_timer *t)
 	if (ws->state == WS_HEAD) {
 		log_info("%s: no whole request head within %u ms (--head-timeout-ms); closing",
 			 ws->peer, ws->cfg.head_timeout_ms);
+		ws_counters.refused[WS_REFUSED_HEAD_TIMEOUT]++;
 		if (ws_respond(ws, 408, "request timeout\n") < 0)
 			ws_die(ws);
 		return;
@@ -1026,11 +1086,13 @@ int ws_accept(struct loop *lp, int fd, const char *peer, const struct ws_config 
 		ws_all->prev = ws;
 	ws_all = ws;
 	ws_live++;
+	ws_counters.accepted++;
 	if (ws_live - 1 - ws_refused_live >= ws->cfg.max_connections) {
 		/* Answered at once, before the request: the peer reads it as the
 		 * response to whatever it sends, and lingering keeps our close clean. */
 		ws->refused = true;
 		ws_refused_live++;
+		ws_counters.refused[WS_REFUSED_LIMIT]++;
 		log_info("%s: refused: already %zu connections (--max-connections)", ws->peer,
 			 ws->cfg.max_connections);
 		if (ws_respond(ws, 503, "service unavailable: too many connections\n") < 0)

@@ -4,9 +4,11 @@
  * (GET / with a valid upgrade -> 101; 401 without the bearer token when
  * one is configured; without one, 403 unless the peer's socket belongs to
  * root, to the server's own user or to an allowed uid; GET /readyz and
- * /livez -> 200 "ok" for anyone; any Origin not allowed -> 403; other
+ * /livez -> 200 "ok" for anyone; GET /metrics -> the body cfg.metrics
+ * writes, admitted as the upgrade is; any Origin not allowed -> 403; other
  * paths -> 404; bad or > max_head -> 400; no whole head within
- * head_timeout_ms -> 408; beyond max_connections -> 503 at once), the
+ * head_timeout_ms -> 408; beyond max_connections -> 503 at once; all of
+ * it counted, for every connection together, in ws_stats), the
  * wslay context for incoming frames and control frames (a frame header
  * announcing a message over max_message -> close 1009 before its payload
  * is read), keep-alive pings, and the send queue of outgoing text and
@@ -65,6 +67,11 @@ struct ws_config {
 	const uint32_t *allow_uids;	/* without auth_token: users besides root and our
 					 * own euid whose peers may upgrade */
 	size_t n_allow_uids;
+	/* GET /metrics: append the body (the Prometheus text format) to out;
+	 * 0, or -errno for a 500. Admitted as the upgrade is (the token, else
+	 * the peer's user). NULL: /metrics is 404. */
+	int (*metrics)(void *ctx, struct buf *out);
+	void *metrics_ctx;
 };
 
 /* Longest accepted auth token (it must fit http's Authorization buffer). */
@@ -106,5 +113,30 @@ size_t ws_count(void);
 /* Close every live connection (upgraded ones with a close frame carrying
  * code, e.g. 1001 at shutdown; others just closed). */
 void ws_close_all(uint16_t code);
+
+/* Why a connection was answered with an error instead of being served. */
+enum ws_refusal {
+	WS_REFUSED_LIMIT,		/* over max_connections: 503 */
+	WS_REFUSED_ORIGIN,		/* an Origin not allowed: 403 */
+	WS_REFUSED_TOKEN,		/* no bearer token, or a wrong one: 401 */
+	WS_REFUSED_PEER,		/* without a token, a user not served: 403 */
+	WS_REFUSED_SANDBOXED,		/* without a token, a peer in one of our sandboxes: 403 */
+	WS_REFUSED_BAD_REQUEST,		/* a bad or too large head, or no upgrade: 400 */
+	WS_REFUSED_HEAD_TIMEOUT,	/* no whole head within head_timeout_ms: 408 */
+	WS_REFUSALS,
+};
+
+/* What the connections count, all together: plain increments on the loop. */
+struct ws_stats {
+	uint64_t open;			/* live connections now (ws_count()) */
+	uint64_t accepted;		/* sockets taken over by ws_accept() */
+	uint64_t upgrades;		/* WebSocket upgrades (101) */
+	uint64_t refused[WS_REFUSALS];	/* by enum ws_refusal */
+	uint64_t received_bytes;	/* read from the sockets */
+	uint64_t sent_bytes;		/* written to the sockets */
+};
+
+/* A copy of the counters, with open as it is now. */
+void ws_stats(struct ws_stats *out);
 
 #endif

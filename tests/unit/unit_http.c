@@ -460,6 +460,30 @@ static void test_format_plain(void)
 	CHECK(http_format_response(out, sizeof(out), 42, NULL, "x") == 0);
 }
 
+/* A head for a body sent after it (GET /metrics), with its content type. */
+static void test_format_head(void)
+{
+	char out[256];
+	const char *ct = "text/plain; version=0.0.4; charset=utf-8";
+	size_t n = http_format_head(out, sizeof(out), 200, ct, 12345);
+	const char *want = "HTTP/1.1 200 OK\r\n"
+			   "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+			   "Content-Length: 12345\r\n"
+			   "Connection: close\r\n"
+			   "\r\n";
+	CHECKF(n == strlen(want) && !strcmp(out, want), "got \"%s\"", out);
+	/* exactly fitting, one byte short */
+	CHECK(http_format_head(out, strlen(want) + 1, 200, ct, 12345) == strlen(want));
+	CHECK(http_format_head(out, strlen(want), 200, ct, 12345) == 0 && out[0] == '\0');
+	/* no content type: text/plain; 401 asks for a bearer token */
+	n = http_format_head(out, sizeof(out), 401, NULL, 0);
+	CHECK(n > 0 && strstr(out, "\r\nContent-Type: text/plain\r\n") &&
+	      strstr(out, "\r\nWWW-Authenticate: Bearer\r\n"));
+	/* a content type that would end the header early, a nonsense status */
+	CHECK(http_format_head(out, sizeof(out), 200, "text/plain\r\nX-Evil: 1", 0) == 0);
+	CHECK(http_format_head(out, sizeof(out), 1000, ct, 0) == 0);
+}
+
 /* Random bytes and random mutations of the sample: never a crash, never a
  * read past len (ASan), and results that make sense. */
 static void test_garbage(void)
@@ -520,6 +544,7 @@ static const struct tap_case cases[] = {
 	{ "is_ws_upgrade", test_is_ws_upgrade },
 	{ "format_101", test_format_101 },
 	{ "format_plain", test_format_plain },
+	{ "format_head", test_format_head },
 	{ "garbage", test_garbage },
 	{ NULL, NULL },
 };
