@@ -111,10 +111,10 @@ void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	conn_count_error(c->pr, code);
 	struct buf *b = &c->pr->scratch;
 	buf_reset(b);
 	rpc_write_error(b, id, code, msg);
+	conn_count_error(c->pr, code);
 	conn_send_buf(c, b);
 }
 
@@ -181,6 +181,7 @@ void conn_on_message(struct conn *c, const char *data, size_t len)
 {
 	struct rpc_msg m;
 	rpc_parse(data, len, &m);
+	c->pr->stats.requests += m.kind == RPC_REQUEST;
 	switch (m.kind) {
 	case RPC_INVALID:
 		conn_reply_error(c, NULL, RPC_INVALID_REQUEST,
@@ -195,7 +196,6 @@ void conn_on_message(struct conn *c, const char *data, size_t len)
 			c->peer);
 		break;
 	case RPC_REQUEST: {
-		c->pr->stats.requests++;
 		method_fn *fn = methods_find(m.method);
 		if (fn)
 			fn(c, &m.id, m.params);
