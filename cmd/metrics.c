@@ -209,10 +209,12 @@ static void metrics_processes(struct mw *w, const struct engine_stats *e, bool s
 	mw_one(w, "ringexecd_sandbox_available", "gauge",
 	       "1 when sandboxed starts can be served here, else 0.", sandbox);
 	mw_hist(w, "ringexecd_spawn_duration_seconds",
-		"Seconds a successful spawn took on the loop (pipes or PTY, clone, exec).",
+		"Seconds from a spawn's request to its child running (a sandboxed one's wait "
+		"for its template included), successful spawns.",
 		&e->spawn_latency);
 	mw_hist(w, "ringexecd_process_lifetime_seconds",
-		"Seconds from a process's spawn to its closed event (exit known, output read).",
+		"Seconds from a process's spawn request to its closed event (exit known, "
+		"output read).",
 		&e->lifetime);
 }
 

@@ -63,8 +63,9 @@ struct engine_stats {
 	uint64_t output_bytes[3];	/* bytes read by enum outlog_stream */
 	uint64_t starved;		/* times a proc's reads paused at max_retained */
 	size_t retained;		/* bytes of output retained now */
-	struct hist spawn_latency;	/* proc_spawn's duration, successes */
-	struct hist lifetime;		/* from the spawn to `closed` */
+	struct hist spawn_latency;	/* proc_spawn to a running child, successes (a
+					   sandboxed one's wait for its template included) */
+	struct hist lifetime;		/* from proc_spawn to `closed` */
 };
 
 /* A copy of the counters, with the gauges as they are now. */

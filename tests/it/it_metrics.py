@@ -155,7 +155,7 @@ def delta(a, b, name, **labels):
 # ---- a small WebSocket + JSON-RPC client ----
 
 class WS:
-    def __init__(self, srv, token=None, init=True):
+    def __init__(self, srv, token=None, init=True, binary=False):
         self.sock = srv.connect()
         key = base64.b64encode(os.urandom(16)).decode()
         req = ('GET / HTTP/1.1\r\nHost: ringexecd\r\nUpgrade: websocket\r\n'
@@ -174,13 +174,16 @@ class WS:
         self.replies = {}  # id -> reply not yet taken
         self.session = None
         if init:
-            self.initialize()
+            self.initialize(binary=binary)
 
-    def initialize(self, resume=None):
+    def initialize(self, resume=None, binary=False):
         params = {'clientName': 'it_metrics'}
         if resume:
             params['resumeSessionId'] = resume
+        if binary:
+            params['binaryOutput'] = True
         r = self.call('initialize', params)
+        check(not binary or r['result'].get('binaryOutput') is True, f'binaryOutput: {r}')
         self.session = r['result']['sessionId']
         self.notify('initialized')
 
@@ -453,9 +456,59 @@ def case_counters_follow_the_work():
         check(delta(s1, s2, 'ringexecd_received_bytes_total') > 0, 'received bytes')
         check(delta(s0, s2, 'ringexecd_sent_bytes_total') > 0, 'sent bytes')
         refused = sum(s2.v('ringexecd_connections_refused_total', reason=r) for r in
-                      ('max_connections', 'origin', 'token', 'peer_uid', 'bad_request',
-                       'head_timeout'))
+                      ('max_connections', 'origin', 'token', 'peer_uid', 'sandboxed_peer',
+                       'bad_request', 'head_timeout'))
         check(refused == 0, f'{refused} refusals')
+
+
+def case_binary_output_counted():
+    with Server() as srv:
+        s0 = Scrape(srv)
+        ws = WS(srv, binary=True)
+        start(ws, 'bin', ['sh', '-c', 'printf abc; printf defg >&2'])
+        ws.wait_note('process/closed', 'bin')
+        frames = [m for m in ws.notes if m is None]
+        check(len(frames) == 2 and len(ws.outputs()) == 2, f'{len(frames)} binary frames')
+        s1 = Scrape(srv)
+        check(delta(s0, s1, 'ringexecd_output_messages_total') == 2, 'messages')
+        check(delta(s0, s1, 'ringexecd_output_bytes_total', stream='stdout') == 3, 'stdout')
+        check(delta(s0, s1, 'ringexecd_output_bytes_total', stream='stderr') == 4, 'stderr')
+        ws.close()
+
+
+SCRAPE_FROM_INSIDE = r'''
+import socket
+s = socket.create_connection(('127.0.0.1', %d), 5)
+s.sendall(b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n')
+data = b''
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+print('status', data.split(b'\r\n')[0].decode())
+'''
+
+
+def case_sandboxed_cannot_scrape():
+    with Server() as srv:
+        if Scrape(srv).v('ringexecd_sandbox_available') != 1:
+            return 'SKIP no sandbox on this host'
+        ws = WS(srv)
+        policy = sandbox_policy()
+        policy['permissions']['network'] = 'enabled'
+        port = int(srv.url.rsplit(':', 1)[1])
+        r = start(ws, 'inside', ['python3', '-c', SCRAPE_FROM_INSIDE % port], sandbox=policy)
+        check('result' in r, f'start: {r}')
+        ws.wait_note('process/closed', 'inside')
+        out = b''.join(base64.b64decode(m['params']['chunk']) for m in ws.outputs()
+                       if m and m['params']['stream'] == 'stdout')
+        check(b'status HTTP/1.1 403' in out, f'from inside the sandbox: {out!r}')
+        s = Scrape(srv)
+        check(s.v('ringexecd_connections_refused_total', reason='sandboxed_peer') == 1,
+              'sandboxed_peer')
+        check(s.v('ringexecd_connections_refused_total', reason='peer_uid') == 0, 'peer_uid')
+        ws.close()
 
 
 def case_token_required():
@@ -627,6 +680,9 @@ CASES = [
      ' build info, uptime', case_exposition),
     ('counters follow the work: pipes, a PTY, sandboxed and failing starts, output, errors,'
      ' connections opened and closed', case_counters_follow_the_work),
+    ('binary output frames count as output messages', case_binary_output_counted),
+    ('a sandboxed command cannot scrape /metrics (403, sandboxed_peer)',
+     case_sandboxed_cannot_scrape),
     ('with a token, /metrics needs it (401 without or wrong); probes stay open',
      case_token_required),
     ('without a token, another user gets 403 on /metrics (not on /readyz); --allow-uid lets it in',
