@@ -106,6 +106,7 @@ void conn_send_buf(struct conn *c, struct buf *b)
 
 void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
 {
+	conn_count_error(c->pr, code);
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
@@ -114,7 +115,6 @@ void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const c
 	struct buf *b = &c->pr->scratch;
 	buf_reset(b);
 	rpc_write_error(b, id, code, msg);
-	conn_count_error(c->pr, code);
 	conn_send_buf(c, b);
 }
 

@@ -75,8 +75,8 @@ struct session *session_new(struct proto *pr)
 		free(s);
 		return NULL;
 	}
-	dlist_add_tail(&pr->all_sessions, &s->link);
 	pr->stats.sessions_created++;
+	dlist_add_tail(&pr->all_sessions, &s->link);
 	return s;
 }
 
