@@ -30,6 +30,13 @@ static void methods_invalid_params(struct conn *c, const struct rpc_id *id, cons
 	conn_reply_error(c, id, RPC_INVALID_PARAMS, "%s", e->msg);
 }
 
+/* An id from the request, for an error text (it may hold NUL bytes). */
+#define METHODS_SHOW_MAX 900
+static const char *methods_show(const char *s, size_t len, char out[METHODS_SHOW_MAX])
+{
+	return pd_show(s, len, out, METHODS_SHOW_MAX);
+}
+
 
 /* ---- initialize ---- */
 
@@ -37,10 +44,12 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 {
 	struct pd_err e;
 	const char *client, *resume;
+	size_t client_len, resume_len;
+	char shown[METHODS_SHOW_MAX];
 	bool want_binary = false;
 	if (pd_object(params, "InitializeParams", &e) < 0 ||
-	    pd_string(params, "clientName", true, &client, NULL, &e) < 0 ||
-	    pd_string(params, "resumeSessionId", false, &resume, NULL, &e) < 0 ||
+	    pd_string(params, "clientName", true, &client, &client_len, &e) < 0 ||
+	    pd_string(params, "resumeSessionId", false, &resume, &resume_len, &e) < 0 ||
 	    pd_bool(params, "binaryOutput", false, &want_binary, &e) < 0)
 		return methods_invalid_params(c, id, &e);
 	if (c->phase != CONN_NEW)
@@ -48,14 +57,14 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 					"initialize may only be sent once per connection");
 	struct session *s;
 	if (resume) {
-		s = idmap_get(&c->pr->sessions, resume, strlen(resume));
+		s = idmap_get(&c->pr->sessions, resume, resume_len);
 		if (!s)
 			return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown session id %s",
-						resume);
+						methods_show(resume, resume_len, shown));
 		if (s->conn)
 			return conn_reply_error(c, id, RPC_SESSION_ATTACHED,
 						"session %s is already attached to another connection",
-						resume);
+						s->id);
 	} else {
 		s = session_new(c->pr);
 		if (!s)
@@ -489,7 +498,9 @@ static void method_process_start(struct conn *c, const struct rpc_id *id, const 
 	struct session *s = c->sess;
 	struct start_vectors v;
 	if (session_find(s, a.process_id, a.process_id_len)) {
-		conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s already exists", a.process_id);
+		char shown[METHODS_SHOW_MAX];
+		conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s already exists",
+				 methods_show(a.process_id, a.process_id_len, shown));
 	} else if (s->open_procs >= c->pr->cfg.max_processes) {
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "too many processes");
 	} else if (start_vectors_build(&a, &v, c->pr->cfg.max_spawn_bytes, &e) < 0) {
@@ -525,11 +536,14 @@ static void method_process_read(struct conn *c, const struct rpc_id *id, const j
 		return methods_invalid_params(c, id, &e);
 	if (!conn_gate(c, id, "exec"))
 		return;
+	char shown[METHODS_SHOW_MAX];
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
 	if (!sp)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s", pid);
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
+					methods_show(pid, pid_len, shown));
 	if (proc_state(sp->proc) == PROC_STARTING)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting", pid);
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting",
+					methods_show(pid, pid_len, shown));
 
 	struct jw w = conn_result_begin(c, id);
 	uint64_t last;
@@ -694,12 +708,15 @@ static void method_process_resize(struct conn *c, const struct rpc_id *id, const
 		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "rows and cols must be 1 to 1000");
 	if (!conn_gate(c, id, "exec"))
 		return;
+	char shown[METHODS_SHOW_MAX];
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
 	if (!sp)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s", pid);
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
+					methods_show(pid, pid_len, shown));
 	int ret = proc_resize(sp->proc, (unsigned short)rows, (unsigned short)cols);
 	if (ret == -ENOTTY)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s is not a tty", pid);
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s is not a tty",
+					methods_show(pid, pid_len, shown));
 	if (ret < 0 && ret != -EBADF)
 		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to resize: %s",
 					strerror(-ret));

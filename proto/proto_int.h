@@ -115,7 +115,10 @@ struct sess_proc {
 	uint64_t note_confirmed;	/* notifications sent up to here meanwhile */
 	char **argv;			/* copy of argv, for process/list */
 	uint64_t started_at_ms;		/* wall clock at start, for process/list */
-	char **write_ids;		/* ring of the last WRITE_IDS_KEPT writeIds */
+	struct write_id {
+		char *id;		/* owned, may hold NUL bytes */
+		size_t len;
+	} *write_ids;			/* ring of the last WRITE_IDS_KEPT writeIds */
 	size_t write_ids_next;		/* next slot of the ring */
 	struct idmap write_id_set;	/* the same ids, for lookup */
 	struct denied denied;		/* sandboxDenied: a phrase in its output? */

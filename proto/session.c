@@ -58,6 +58,17 @@ static void session_uuid(char out[37])
 
 static void session_ttl_expired(struct loop_timer *t);
 
+/* A copy of s[0..len) (it may hold NUL bytes), NUL-terminated; NULL on ENOMEM. */
+static char *session_memdup(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
 struct session *session_new(struct proto *pr)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -110,7 +121,7 @@ static void session_entry_free(struct sess_proc *sp)
 	if (sp->proc)
 		proc_release(sp->proc);
 	for (size_t i = 0; i < WRITE_IDS_KEPT && sp->write_ids; i++)
-		free(sp->write_ids[i]);
+		free(sp->write_ids[i].id);
 	free(sp->write_ids);
 	idmap_free(&sp->write_id_set);
 	rpc_id_free(&sp->start_id);
@@ -209,7 +220,7 @@ int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id,
 	}
 	struct held_write *h = calloc(1, sizeof(*h));
 	if (!h || rpc_id_copy(&h->id, id) < 0 ||
-	    (write_id && !(h->write_id = strndup(write_id, write_id_len)))) {
+	    (write_id && !(h->write_id = session_memdup(write_id, write_id_len)))) {
 		if (h)
 			rpc_id_free(&h->id);
 		free(h);
@@ -300,15 +311,16 @@ bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len)
 		if (!sp->write_ids)
 			return true;
 	}
-	char **slot = &sp->write_ids[sp->write_ids_next];
-	if (*slot) {
-		idmap_del(&sp->write_id_set, *slot, strlen(*slot));
-		free(*slot);
+	struct write_id *slot = &sp->write_ids[sp->write_ids_next];
+	if (slot->id) {
+		idmap_del(&sp->write_id_set, slot->id, slot->len);
+		free(slot->id);
 	}
-	*slot = strndup(wid, len);
-	if (*slot && idmap_put(&sp->write_id_set, *slot, len, *slot) < 0) {
-		free(*slot);
-		*slot = NULL;
+	slot->id = session_memdup(wid, len);
+	slot->len = len;
+	if (slot->id && idmap_put(&sp->write_id_set, slot->id, len, slot->id) < 0) {
+		free(slot->id);
+		slot->id = NULL;
 	}
 	sp->write_ids_next = (sp->write_ids_next + 1) % WRITE_IDS_KEPT;
 	return true;
