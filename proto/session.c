@@ -447,10 +447,7 @@ int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, 
 	loop_timer_init(&w->timer, session_waiter_timeout);
 	dlist_add_tail(&c->waiters, &w->conn_link);
 	dlist_add_tail(&sp->waiters, &w->proc_link);
-	if (loop_timer_arm(c->pr->loop, &w->timer, wait_ms) < 0) {
-		session_waiter_free(w);
-		return -ENOMEM;
-	}
+	loop_timer_arm(c->pr->loop, &w->timer, wait_ms);
 	return 0;
 }
 
