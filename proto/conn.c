@@ -4,7 +4,10 @@
  * Check order for a request (PROTOCOL §3): method known (-32601), params
  * decode (-32602, inside the method), then the gate (-32600). A malformed
  * message gets -32600 with id -1 and the connection stays open. Valid JSON
- * with \u0000 in it is answered by its id like any other request. A request
+ * with \u0000 in it is answered by its id like any other request. Nothing
+ * sent is ever cut short: a reply that cannot be encoded becomes a whole
+ * -32603 "out of memory", and a message that cannot be queued at all closes
+ * the connection (its session and output stay for a resume). A request
  * that must wait (process/read) never holds up the ones after it.
  */
 #include <errno.h>
@@ -69,10 +72,30 @@ struct conn *conn_new(struct proto *pr, const struct conn_io *io, void *io_ctx, 
 	return c;
 }
 
-void conn_send_buf(struct conn *c, struct buf *b)
+void conn_send_failed(struct conn *c, int err)
 {
-	c->io->send(c->io_ctx, b->data, b->len);
+	if (err == -ENOMEM)
+		log_warn("%s: out of memory for a message: closing the connection", c->peer);
+	c->io->close(c->io_ctx, CONN_CLOSE_INTERNAL);
+}
+
+int conn_send_buf(struct conn *c, struct buf *b)
+{
+	int r = c->io->send(c->io_ctx, b->data, b->len);
 	buf_reset(b);
+	if (r < 0)
+		conn_send_failed(c, r);
+	return r;
+}
+
+int conn_send_note(struct conn *c, struct jw *w)
+{
+	if (!jw_ok(w)) {
+		buf_reset(w->b);
+		conn_send_failed(c, -ENOMEM);
+		return -ENOMEM;
+	}
+	return conn_send_buf(c, w->b);
 }
 
 void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
@@ -86,7 +109,15 @@ void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const c
 		msg[jw_utf8_prefix(msg, sizeof(msg) - 1)] = '\0';
 	struct buf *b = &c->pr->scratch;
 	buf_reset(b);
-	rpc_write_error(b, id, code, msg);
+	if (!rpc_write_error(b, id, code, msg)) {
+		/* The short answer fits where the long one did not, or nothing does. */
+		buf_reset(b);
+		if (!rpc_write_error(b, id, RPC_INTERNAL_ERROR, "out of memory")) {
+			buf_reset(b);
+			conn_send_failed(c, -ENOMEM);
+			return;
+		}
+	}
 	conn_send_buf(c, b);
 }
 
@@ -99,14 +130,14 @@ struct jw conn_result_begin(struct conn *c, const struct rpc_id *id)
 	return w;
 }
 
-void conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
+bool conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
 {
 	rpc_result_end(w);
 	if (!jw_ok(w)) {
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
-		return;
+		return false;
 	}
-	conn_send_buf(c, &c->pr->scratch);
+	return conn_send_buf(c, &c->pr->scratch) == 0;
 }
 
 bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family)

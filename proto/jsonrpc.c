@@ -212,7 +212,7 @@ static void rpc_write_id(struct jw *w, const struct rpc_id *id)
 		jw_i64(w, id->num);
 }
 
-void rpc_write_error(struct buf *b, const struct rpc_id *id, int code, const char *message)
+bool rpc_write_error(struct buf *b, const struct rpc_id *id, int code, const char *message)
 {
 	struct jw w;
 	jw_init(&w, b);
@@ -227,6 +227,7 @@ void rpc_write_error(struct buf *b, const struct rpc_id *id, int code, const cha
 	jw_key(&w, "id");
 	rpc_write_id(&w, id);
 	jw_obj_close(&w);
+	return jw_ok(&w);
 }
 
 void rpc_result_begin(struct jw *w, const struct rpc_id *id)

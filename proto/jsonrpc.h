@@ -57,8 +57,9 @@ void rpc_msg_free(struct rpc_msg *m);
 int rpc_id_copy(struct rpc_id *dst, const struct rpc_id *src);
 void rpc_id_free(struct rpc_id *id);
 
-/* {"error":{"code":C,"message":M},"id":ID}; id NULL means -1. */
-void rpc_write_error(struct buf *b, const struct rpc_id *id, int code, const char *message);
+/* {"error":{"code":C,"message":M},"id":ID}; id NULL means -1. False when it
+ * could not be written whole (ENOMEM): b then holds a part of it. */
+bool rpc_write_error(struct buf *b, const struct rpc_id *id, int code, const char *message);
 /* {"id":ID,"result": ... } around a value the caller writes. */
 void rpc_result_begin(struct jw *w, const struct rpc_id *id);
 void rpc_result_end(struct jw *w);

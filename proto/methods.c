@@ -27,7 +27,8 @@
 
 static void methods_invalid_params(struct conn *c, const struct rpc_id *id, const struct pd_err *e)
 {
-	conn_reply_error(c, id, RPC_INVALID_PARAMS, "%s", e->msg);
+	conn_reply_error(c, id, pd_err_nomem(e) ? RPC_INTERNAL_ERROR : RPC_INVALID_PARAMS, "%s",
+			 e->msg);
 }
 
 /* An id from the request, for an error text (it may hold NUL bytes). */
@@ -66,19 +67,19 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 						"session %s is already attached to another connection",
 						s->id);
 	} else {
-		s = session_new(c->pr);
-		if (!s)
+		int ret = session_new(c->pr, &s);
+		if (ret == -ENOMEM)
 			return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		if (ret < 0)
+			return conn_reply_error(c, id, RPC_INTERNAL_ERROR,
+						"no random bytes for a session id: %s (os error %d)",
+						strerror(-ret), -ret);
 	}
 	/* Output from here on takes this connection's choice, a resumed
 	 * session's too; a transport without binary messages answers false. */
 	c->binary_output = want_binary && c->io->bin_begin;
-	if (resume)
-		session_resume(s, c);
-	else
-		session_attach(s, c);
-	c->phase = CONN_INITIALIZING;
-
+	/* The result is encoded before the session is taken: a -32603 leaves
+	 * neither a new session nor a resumed one behind. */
 	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "sessionId");
@@ -97,7 +98,18 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 		jw_bool(&w, c->binary_output);
 	}
 	jw_obj_close(&w);
-	conn_result_end(c, id, &w);
+	rpc_result_end(&w);
+	if (!jw_ok(&w)) {
+		if (!resume)
+			session_free(s);
+		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+	}
+	if (resume)
+		session_resume(s, c);
+	else
+		session_attach(s, c);
+	c->phase = CONN_INITIALIZING;
+	conn_send_buf(c, &c->pr->scratch);
 }
 
 /* ---- environment/info, environment/status ---- */
@@ -376,7 +388,9 @@ static const struct sandbox_policy *start_sandbox(struct conn *c, const struct r
 	return &a->sandbox.policy;
 }
 
-static void start_reply(struct conn *c, const struct rpc_id *id, const struct sess_proc *sp,
+/* The result. A start whose result cannot be encoded is answered -32603
+ * and false: the caller undoes it (no process the client does not know of). */
+static bool start_reply(struct conn *c, const struct rpc_id *id, const struct sess_proc *sp,
 			bool sandbox)
 {
 	struct jw w = conn_result_begin(c, id);
@@ -386,7 +400,13 @@ static void start_reply(struct conn *c, const struct rpc_id *id, const struct se
 	jw_key(&w, "sandboxType");
 	jw_cstr(&w, sandbox ? "linuxSeccomp" : "none");
 	jw_obj_close(&w);
-	conn_result_end(c, id, &w);
+	rpc_result_end(&w);
+	if (!jw_ok(&w)) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		return false;
+	}
+	conn_send_buf(c, &c->pr->scratch);
+	return true;
 }
 
 static void start_reply_error(struct conn *c, const struct rpc_id *id, bool sandbox, int err)
@@ -421,8 +441,10 @@ void methods_start_done(struct sess_proc *sp, int err)
 		return;
 	}
 	start_running(sp, sp->start_timeout_ms);
-	if (c)
-		start_reply(c, &sp->start_id, sp, sandbox);
+	if (c && !start_reply(c, &sp->start_id, sp, sandbox)) {
+		session_entry_drop(sp);
+		return;
+	}
 	rpc_id_free(&sp->start_id);
 }
 
@@ -467,7 +489,8 @@ static void start_spawn(struct conn *c, const struct rpc_id *id, struct start_ar
 		return;
 	}
 	start_running(sp, timeout);
-	start_reply(c, id, sp, a->sandbox.present);
+	if (!start_reply(c, id, sp, a->sandbox.present))
+		session_entry_drop(sp);
 }
 
 static void method_process_start(struct conn *c, const struct rpc_id *id, const json_t *params)
@@ -548,8 +571,7 @@ static void method_process_read(struct conn *c, const struct rpc_id *id, const j
 	struct jw w = conn_result_begin(c, id);
 	uint64_t last;
 	if (session_read_result(&w, sp, after, has_max, max_bytes, wait_ms == 0, &last)) {
-		conn_result_end(c, id, &w);
-		if (last)
+		if (conn_result_end(c, id, &w) && last)
 			session_read_sent(c, sp, last);
 		return;
 	}

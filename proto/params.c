@@ -64,6 +64,11 @@ const char *pd_show(const char *s, size_t len, char *out, size_t n)
 	return out;
 }
 
+bool pd_err_nomem(const struct pd_err *e)
+{
+	return strcmp(e->msg, "out of memory") == 0;
+}
+
 int pd_nul_error(const char *field, struct pd_err *e)
 {
 	snprintf(e->msg, sizeof(e->msg), "`%s` must not contain a NUL byte", field);

@@ -46,6 +46,9 @@ int pd_type_error(const json_t *v, const char *expected, const char *field, stru
 /* s[0..len) for an error text: each NUL byte shown as \u0000, cut to fit
  * out (n bytes with the terminator) on a UTF-8 boundary. Returns out. */
 const char *pd_show(const char *s, size_t len, char *out, size_t n);
+/* The decoder ran out of memory (e says "out of memory"): not the client's
+ * fault, so the answer is -32603, not -32602. */
+bool pd_err_nomem(const struct pd_err *e);
 /* Write "`<field>` must not contain a NUL byte". Returns -1. */
 int pd_nul_error(const char *field, struct pd_err *e);
 

@@ -159,20 +159,31 @@ struct waiter {
 };
 
 /* conn.c */
-void conn_send_buf(struct conn *c, struct buf *b);
+/* The WebSocket close code when a message cannot be queued (1011: internal error). */
+#define CONN_CLOSE_INTERNAL 1011
+/* Queue b's message (and empty b). 0, or -errno after closing the
+ * connection: a message is never lost or cut while it stays open. */
+int conn_send_buf(struct conn *c, struct buf *b);
+/* A notification encoded with w (into w->b): queue it whole, or close the
+ * connection when encoding or queueing failed. 0 or -errno. */
+int conn_send_note(struct conn *c, struct jw *w);
+/* A message could not be queued (err): close the connection. */
+void conn_send_failed(struct conn *c, int err);
 void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family);
 /* A result in the shared scratch buffer: begin, write the value, end (sends
- * it, or an out-of-memory error if encoding failed). */
+ * it, or an out-of-memory error if encoding failed). True when the result
+ * itself was queued. */
 struct jw conn_result_begin(struct conn *c, const struct rpc_id *id);
-void conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w);
+bool conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w);
 /* Pause reading the client while its replies pile up above the send
  * high-water mark or its held writes exceed CONN_HELD_MAX; resume below. */
 void conn_check_recv(struct conn *c);
 
 /* session.c */
-struct session *session_new(struct proto *pr);
+/* A new session with a fresh random id. 0, -ENOMEM, or getrandom's -errno. */
+int session_new(struct proto *pr, struct session **out);
 void session_attach(struct session *s, struct conn *c);
 /* A detached session taken over by c (resume): stop its TTL, resume output. */
 void session_resume(struct session *s, struct conn *c);

@@ -40,13 +40,18 @@ static void session_on_spawned(void *ctx, struct proc *p, int err)
 
 static const char *const session_stream_names[] = { "stdout", "stderr", "pty" };
 
-static void session_uuid(char out[37])
+/* A UUID v4 from the kernel's random bytes (a session id is a capability:
+ * whoever knows it can resume the session). 0 or -errno: no id at all. */
+static int session_uuid(char out[37])
 {
 	unsigned char b[16];
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		/* Never expected; fall back to something unique enough. */
-		for (size_t i = 0; i < sizeof(b); i++)
-			b[i] = (unsigned char)rand();
+	size_t got = 0;
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			got += (size_t)n;
 	}
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
@@ -54,6 +59,7 @@ static void session_uuid(char out[37])
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
 		 b[12], b[13], b[14], b[15]);
+	return 0;
 }
 
 static void session_ttl_expired(struct loop_timer *t);
@@ -69,25 +75,29 @@ static char *session_memdup(const char *s, size_t len)
 	return d;
 }
 
-struct session *session_new(struct proto *pr)
+int session_new(struct proto *pr, struct session **out)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		return -ENOMEM;
 	s->pr = pr;
 	idmap_init(&s->procs);
 	dlist_init(&s->order);
 	dlist_init(&s->unconfirmed);
 	loop_timer_init(&s->ttl, session_ttl_expired);
+	int ret;
 	do
-		session_uuid(s->id);
-	while (idmap_get(&pr->sessions, s->id, 36));
-	if (idmap_put(&pr->sessions, s->id, 36, s) < 0) {
+		ret = session_uuid(s->id);
+	while (ret == 0 && idmap_get(&pr->sessions, s->id, 36));
+	if (ret == 0)
+		ret = idmap_put(&pr->sessions, s->id, 36, s);
+	if (ret < 0) {
 		free(s);
-		return NULL;
+		return ret;
 	}
 	dlist_add_tail(&pr->all_sessions, &s->link);
-	return s;
+	*out = s;
+	return 0;
 }
 
 void session_attach(struct session *s, struct conn *c)
@@ -400,18 +410,12 @@ void session_waiter_free(struct waiter *w)
 /* Answer w if it is ready (or its time is up), then free it. */
 static void session_waiter_try(struct waiter *w, bool waited_out)
 {
-	struct proto *pr = w->c->pr;
-	struct jw jw;
+	struct jw jw = conn_result_begin(w->c, &w->id);
 	uint64_t last;
-	buf_reset(&pr->scratch);
-	jw_init(&jw, &pr->scratch);
-	rpc_result_begin(&jw, &w->id);
 	if (!session_read_result(&jw, w->sp, w->after_seq, w->has_max, w->max_bytes, waited_out,
 				 &last))
 		return;
-	rpc_result_end(&jw);
-	conn_send_buf(w->c, &pr->scratch);
-	if (last)
+	if (conn_result_end(w->c, &w->id, &jw) && last)
 		session_read_sent(w->c, w->sp, last);
 	session_waiter_free(w);
 }
@@ -643,6 +647,11 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 		struct conn *cn = s->conn;
 		int r = cn->binary_output && cn->io->bin_begin ? session_output_binary(sp, cn, c)
 							       : session_output_json(sp, cn, c);
+		/* Not queued (nothing of it is: a message goes whole or not at
+		 * all): the connection closes, and the chunk stays undelivered in
+		 * the log for process/read after a resume. */
+		if (r < 0)
+			conn_send_failed(cn, r);
 		if (r == 0)
 			session_mark_queued(sp, cn->io->queued_end(cn->io_ctx), c->seq, false);
 	}
@@ -688,7 +697,7 @@ static void session_notify_simple(struct sess_proc *sp, const char *method, uint
 	}
 	jw_obj_close(&w);
 	rpc_notification_end(&w);
-	conn_send_buf(s->conn, &pr->scratch);
+	conn_send_note(s->conn, &w);
 }
 
 static void session_on_exited(void *ctx, struct proc *p, uint64_t seq, int code, int signo)
