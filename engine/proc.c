@@ -760,31 +760,36 @@ static void proc_write_arm(struct proc *p)
 	p->inflight++;
 }
 
-static int proc_queue(struct proc *p, const void *data, size_t len)
+static struct proc_wbuf *proc_wbuf_new(const void *data, size_t len)
 {
 	struct proc_wbuf *w = malloc(sizeof(*w) + len);
 	if (!w)
-		return -ENOMEM;
+		return NULL;
 	w->next = NULL;
 	w->len = len;
 	w->off = 0;
 	memcpy(w->data, data, len);
+	return w;
+}
+
+static void proc_queue(struct proc *p, struct proc_wbuf *w)
+{
 	*p->wq_tail = w;
 	p->wq_tail = &w->next;
-	p->wq_bytes += len;
-	p->last_stdin_byte = ((const char *)data)[len - 1];
-	return 0;
+	p->wq_bytes += w->len;
+	p->last_stdin_byte = w->data[w->len - 1];
 }
 
 /* closeStdin on a PTY: VEOF ends a read at the start of a line; after a
- * partial line the first VEOF only flushes it, so a second one is needed. */
-static int proc_queue_veof(struct proc *p)
+ * partial line the first VEOF only flushes it, so a second one is needed.
+ * last is the last byte written before it (0: none). */
+static struct proc_wbuf *proc_veof_new(struct proc *p, char last)
 {
 	struct termios t;
 	char veof[2];
 	veof[0] = veof[1] = tcgetattr(p->stdin_fd, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
-	bool partial = p->last_stdin_byte != '\n' && p->last_stdin_byte != 0;
-	return proc_queue(p, veof, partial ? 2 : 1);
+	bool partial = last != '\n' && last != 0;
+	return proc_wbuf_new(veof, partial ? 2 : 1);
 }
 
 enum proc_write_status proc_write(struct proc *p, const void *data, size_t len, bool close_stdin)
@@ -793,12 +798,23 @@ enum proc_write_status proc_write(struct proc *p, const void *data, size_t len, 
 		proc_write_status_of(p->state, p->stdin_open && !p->stdin_closing);
 	if (st != PROC_WRITE_ACCEPTED)
 		return st;
-	if (len && proc_queue(p, data, len) < 0)
-		return PROC_WRITE_STDIN_CLOSED;
+	/* Everything this write needs is had before any of it is queued, so
+	 * it is taken whole or not at all. */
+	struct proc_wbuf *w = len ? proc_wbuf_new(data, len) : NULL;
+	struct proc_wbuf *eof = NULL;
+	if (close_stdin && p->tty)
+		eof = proc_veof_new(p, len ? ((const char *)data)[len - 1] : p->last_stdin_byte);
+	if ((len && !w) || (close_stdin && p->tty && !eof)) {
+		free(w);
+		free(eof);
+		return PROC_WRITE_NOMEM;
+	}
+	if (w)
+		proc_queue(p, w);
 	if (close_stdin) {
 		p->stdin_closing = true;
-		if (p->tty)
-			proc_queue_veof(p);
+		if (eof)
+			proc_queue(p, eof);
 		else if (!p->wq_head)
 			proc_drop_stdin(p);
 	}

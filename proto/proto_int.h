@@ -220,8 +220,6 @@ void session_held_free(struct held_write *h);
 void session_terminate_grace(struct sess_proc *sp, uint64_t ms);
 /* Kill the process group after ms (timeoutMs); `exited` says timedOut. */
 void session_arm_timeout(struct sess_proc *sp, uint64_t ms);
-/* Remember writeId; false when it was seen before. */
-bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len);
 /* Queue a long-poll read. 0 or -ENOMEM. */
 int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, uint64_t after,
 		 bool has_max, uint64_t max_bytes, uint64_t wait_ms);

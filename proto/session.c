@@ -188,6 +188,8 @@ static const char *const session_write_status[] = {
 
 static void session_reply_status(struct conn *c, const struct rpc_id *id, enum proc_write_status st)
 {
+	if (st == PROC_WRITE_NOMEM)
+		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
 	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "status");
@@ -196,14 +198,62 @@ static void session_reply_status(struct conn *c, const struct rpc_id *id, enum p
 	conn_result_end(c, id, &w);
 }
 
+/* Room in the scratch buffer for the status reply to id, had before the
+ * write is made: once a write is taken its answer cannot fail (a -32603
+ * for a write that happened would invite a retry that writes it twice). */
+static bool session_status_room(struct conn *c, const struct rpc_id *id)
+{
+	size_t id_max = id->is_str ? 6 * id->len + 2 : 24;	/* every byte escaped */
+	buf_reset(&c->pr->scratch);
+	return buf_reserve(&c->pr->scratch, id_max + 64) == 0;
+}
+
+/* The writeId memory: a ring of the last WRITE_IDS_KEPT ids taken, and a
+ * map of the same ids. An id is entered before its write (the memory it
+ * needs is had first), kept once the write is taken, dropped if not: a
+ * write whose id cannot be remembered is not taken either (-32603). */
+static int session_write_id_enter(struct sess_proc *sp, const char *wid, size_t len, char **copy)
+{
+	if (!sp->write_ids && !(sp->write_ids = calloc(WRITE_IDS_KEPT, sizeof(*sp->write_ids))))
+		return -ENOMEM;
+	if (!(*copy = session_memdup(wid, len)))
+		return -ENOMEM;
+	if (idmap_put(&sp->write_id_set, *copy, len, *copy) < 0) {
+		free(*copy);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void session_write_id_settle(struct sess_proc *sp, char *copy, size_t len, bool taken)
+{
+	if (!taken) {
+		idmap_del(&sp->write_id_set, copy, len);
+		free(copy);
+		return;
+	}
+	struct write_id *slot = &sp->write_ids[sp->write_ids_next];
+	if (slot->id) {
+		idmap_del(&sp->write_id_set, slot->id, slot->len);
+		free(slot->id);
+	}
+	slot->id = copy;
+	slot->len = len;
+	sp->write_ids_next = (sp->write_ids_next + 1) % WRITE_IDS_KEPT;
+}
+
+/* The status of writing now, or PROC_WRITE_NOMEM with nothing written. */
 static enum proc_write_status session_write_now(struct sess_proc *sp, const char *data, size_t len,
 						bool close_stdin, const char *wid, size_t wid_len)
 {
+	char *copy = NULL;
 	if (wid && idmap_get(&sp->write_id_set, wid, wid_len))
 		return PROC_WRITE_ACCEPTED;	/* a retry of a write already taken */
+	if (wid && session_write_id_enter(sp, wid, wid_len, &copy) < 0)
+		return PROC_WRITE_NOMEM;
 	enum proc_write_status st = proc_write(sp->proc, data, len, close_stdin);
-	if (st == PROC_WRITE_ACCEPTED && wid)
-		session_write_id_new(sp, wid, wid_len);
+	if (copy)
+		session_write_id_settle(sp, copy, wid_len, st == PROC_WRITE_ACCEPTED);
 	return st;
 }
 
@@ -223,6 +273,8 @@ int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id,
 {
 	/* Writes already waiting go first: a new one queues behind them. */
 	if (dlist_empty(&sp->held) && !proc_stdin_full(sp->proc)) {
+		if (!session_status_room(c, id))
+			return -ENOMEM;
 		session_reply_status(c, id, session_write_now(sp, data, len, close_stdin, write_id,
 							      write_id_len));
 		free(data);
@@ -253,9 +305,11 @@ static void session_on_stdin_ready(void *ctx, struct proc *p)
 	struct sess_proc *sp = ctx;
 	while (!dlist_empty(&sp->held) && !proc_stdin_full(p)) {
 		struct held_write *h = container_of(sp->held.next, struct held_write, proc_link);
-		enum proc_write_status st = session_write_now(sp, h->data, h->len, h->close_stdin,
-							      h->write_id, h->write_id_len);
 		struct conn *c = h->c;
+		enum proc_write_status st = PROC_WRITE_NOMEM;
+		if (session_status_room(c, &h->id))
+			st = session_write_now(sp, h->data, h->len, h->close_stdin, h->write_id,
+					       h->write_id_len);
 		session_reply_status(c, &h->id, st);
 		session_held_free(h);
 		conn_check_recv(c);
@@ -310,30 +364,6 @@ struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 		return NULL;
 	}
 	return sp;
-}
-
-bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len)
-{
-	if (idmap_get(&sp->write_id_set, wid, len))
-		return false;
-	if (!sp->write_ids) {
-		sp->write_ids = calloc(WRITE_IDS_KEPT, sizeof(*sp->write_ids));
-		if (!sp->write_ids)
-			return true;
-	}
-	struct write_id *slot = &sp->write_ids[sp->write_ids_next];
-	if (slot->id) {
-		idmap_del(&sp->write_id_set, slot->id, slot->len);
-		free(slot->id);
-	}
-	slot->id = session_memdup(wid, len);
-	slot->len = len;
-	if (slot->id && idmap_put(&sp->write_id_set, slot->id, len, slot->id) < 0) {
-		free(slot->id);
-		slot->id = NULL;
-	}
-	sp->write_ids_next = (sp->write_ids_next + 1) % WRITE_IDS_KEPT;
-	return true;
 }
 
 /* ---- process/read ---- */
