@@ -325,6 +325,7 @@ int loop_run(struct loop *lp)
 		loop_dispatch(lp);
 		loop_run_timers(lp);
 	}
+	lp->stop = false;	/* that stop is spent: a later loop_run() runs again */
 	io_uring_submit(&lp->ring);
 	return 0;
 }

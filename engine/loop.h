@@ -63,7 +63,8 @@ struct io_uring_sqe *loop_sqe_noop(struct loop *lp);
  * another task that may prepare SQEs but must never submit them). */
 void loop_flush(struct loop *lp);
 
-/* Run until loop_stop(). Returns 0, or -errno on a fatal ring error. */
+/* Run until loop_stop() (one stop ends one run: loop_run() may be called
+ * again). Returns 0, or -errno on a fatal ring error. */
 int loop_run(struct loop *lp);
 void loop_stop(struct loop *lp);
 
