@@ -93,9 +93,8 @@ static void engine_sig_done(struct loop_op *op, int res, uint32_t flags)
 	while (read(eng->sigfd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi)) {
 		int signo = (int)ssi.ssi_signo;
 		if (signo == SIGCHLD) {
-			if (!loop_timer_armed(&eng->orphan_timer) &&
-			    loop_timer_arm(eng->loop, &eng->orphan_timer, ENGINE_ORPHAN_SCAN_MS) < 0)
-				engine_reap_orphans(eng);
+			if (!loop_timer_armed(&eng->orphan_timer))
+				loop_timer_arm(eng->loop, &eng->orphan_timer, ENGINE_ORPHAN_SCAN_MS);
 		} else if (eng->cfg.on_shutdown_signal)
 			eng->cfg.on_shutdown_signal(eng->cfg.ctx, signo);
 	}

@@ -1,7 +1,8 @@
 /* loop: ring setup, op submission, completion dispatch, timers, deferred work.
  *
- * Owns the io_uring and the timer heap. It knows nothing of what the ops do:
- * a completion is handed to op->cb with res and flags, one CQE at a time,
+ * Owns the io_uring and the timer heap (its links live in the timers, so
+ * arming allocates nothing). It knows nothing of what the ops do: a
+ * completion is handed to op->cb with res and flags, one CQE at a time,
  * after the CQE has been released, so a callback may submit or free freely.
  * Must not block anywhere but in the wait for completions.
  */
@@ -19,8 +20,7 @@ struct loop {
 	bool stop;			/* set by loop_stop() */
 	bool has_waitid;		/* IORING_OP_WAITID probed at start-up */
 	uint64_t now_ns;		/* cached monotonic time */
-	struct loop_timer **heap;	/* min-heap on deadline_ns */
-	size_t heap_len, heap_cap;
+	struct loop_timer *timers;	/* root of the pairing heap on deadline_ns */
 	struct loop_defer *defer_head;	/* deferred work, FIFO */
 	struct loop_defer **defer_tail;
 };
@@ -88,7 +88,6 @@ void loop_free(struct loop *lp)
 	if (!lp)
 		return;
 	io_uring_queue_exit(&lp->ring);
-	free(lp->heap);
 	free(lp);
 }
 
@@ -138,87 +137,94 @@ void loop_stop(struct loop *lp)
 	lp->stop = true;
 }
 
-/* ---- timers: a binary min-heap on deadline_ns ---- */
+/* ---- timers: a pairing heap on deadline_ns, its links in each timer ---- */
 
-static void loop_heap_set(struct loop *lp, size_t i, struct loop_timer *t)
+/* Meld two roots (either may be NULL): the later becomes the earlier's first child. */
+static struct loop_timer *loop_meld(struct loop_timer *a, struct loop_timer *b)
 {
-	lp->heap[i] = t;
-	t->heap_idx = i;
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	if (b->deadline_ns < a->deadline_ns) {
+		struct loop_timer *t = a;
+		a = b;
+		b = t;
+	}
+	b->prev = a;
+	b->next = a->child;
+	if (a->child)
+		a->child->prev = b;
+	a->child = b;
+	a->next = a->prev = NULL;
+	return a;
 }
 
-static void loop_heap_up(struct loop *lp, size_t i)
+/* Meld a list of siblings into one root: pairs left to right, then the
+ * pairs right to left (the two passes that keep the heap shallow). */
+static struct loop_timer *loop_meld_siblings(struct loop_timer *first)
 {
-	struct loop_timer *t = lp->heap[i];
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (lp->heap[parent]->deadline_ns <= t->deadline_ns)
-			break;
-		loop_heap_set(lp, i, lp->heap[parent]);
-		i = parent;
+	struct loop_timer *pairs = NULL;	/* melded pairs, newest first */
+	while (first) {
+		struct loop_timer *a = first, *b = a->next;
+		first = b ? b->next : NULL;
+		a->next = a->prev = NULL;
+		if (b)
+			b->next = b->prev = NULL;
+		struct loop_timer *m = loop_meld(a, b);
+		m->next = pairs;
+		pairs = m;
 	}
-	loop_heap_set(lp, i, t);
-}
-
-static void loop_heap_down(struct loop *lp, size_t i)
-{
-	struct loop_timer *t = lp->heap[i];
-	for (;;) {
-		size_t child = 2 * i + 1;
-		if (child >= lp->heap_len)
-			break;
-		if (child + 1 < lp->heap_len &&
-		    lp->heap[child + 1]->deadline_ns < lp->heap[child]->deadline_ns)
-			child++;
-		if (t->deadline_ns <= lp->heap[child]->deadline_ns)
-			break;
-		loop_heap_set(lp, i, lp->heap[child]);
-		i = child;
+	struct loop_timer *root = NULL;
+	while (pairs) {
+		struct loop_timer *n = pairs->next;
+		pairs->next = NULL;
+		root = loop_meld(root, pairs);
+		pairs = n;
 	}
-	loop_heap_set(lp, i, t);
+	return root;
 }
 
 void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t))
 {
 	t->deadline_ns = 0;
-	t->heap_idx = SIZE_MAX;
+	t->child = t->next = t->prev = NULL;
+	t->armed = false;
 	t->fn = fn;
 }
 
 void loop_timer_cancel(struct loop *lp, struct loop_timer *t)
 {
-	size_t i = t->heap_idx;
-	if (i == SIZE_MAX)
+	if (!t->armed)
 		return;
-	t->heap_idx = SIZE_MAX;
-	lp->heap_len--;
-	if (i == lp->heap_len)
-		return;
-	loop_heap_set(lp, i, lp->heap[lp->heap_len]);
-	loop_heap_up(lp, i);
-	loop_heap_down(lp, lp->heap[i]->heap_idx);
+	t->armed = false;
+	if (t == lp->timers) {
+		lp->timers = loop_meld_siblings(t->child);
+	} else {
+		/* Cut t's subtree out (prev is its parent or its left sibling). */
+		if (t->prev->child == t)
+			t->prev->child = t->next;
+		else
+			t->prev->next = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		lp->timers = loop_meld(lp->timers, loop_meld_siblings(t->child));
+	}
+	t->child = t->next = t->prev = NULL;
 }
 
-int loop_timer_arm(struct loop *lp, struct loop_timer *t, uint64_t ms)
+void loop_timer_arm(struct loop *lp, struct loop_timer *t, uint64_t ms)
 {
 	loop_timer_cancel(lp, t);
-	if (lp->heap_len == lp->heap_cap) {
-		size_t cap = lp->heap_cap ? lp->heap_cap * 2 : 64;
-		struct loop_timer **heap = realloc(lp->heap, cap * sizeof(*heap));
-		if (!heap)
-			return -ENOMEM;
-		lp->heap = heap;
-		lp->heap_cap = cap;
-	}
 	t->deadline_ns = loop_clock_ns() + ms * 1000000u;
-	loop_heap_set(lp, lp->heap_len++, t);
-	loop_heap_up(lp, lp->heap_len - 1);
-	return 0;
+	t->armed = true;
+	lp->timers = loop_meld(lp->timers, t);
 }
 
 static void loop_run_timers(struct loop *lp)
 {
-	while (lp->heap_len && lp->heap[0]->deadline_ns <= lp->now_ns) {
-		struct loop_timer *t = lp->heap[0];
+	while (lp->timers && lp->timers->deadline_ns <= lp->now_ns) {
+		struct loop_timer *t = lp->timers;
 		loop_timer_cancel(lp, t);
 		t->fn(t);
 	}
@@ -298,9 +304,9 @@ int loop_run(struct loop *lp)
 			ts.tv_sec = 0;
 			ts.tv_nsec = 0;
 			tsp = &ts;
-		} else if (lp->heap_len) {
+		} else if (lp->timers) {
 			uint64_t now = loop_clock_ns();
-			uint64_t due = lp->heap[0]->deadline_ns;
+			uint64_t due = lp->timers->deadline_ns;
 			uint64_t wait = due > now ? due - now : 0;
 			ts.tv_sec = (long long)(wait / 1000000000u);
 			ts.tv_nsec = (long long)(wait % 1000000000u);
@@ -319,6 +325,7 @@ int loop_run(struct loop *lp)
 		loop_dispatch(lp);
 		loop_run_timers(lp);
 	}
+	lp->stop = false;	/* that stop is spent: a later loop_run() runs again */
 	io_uring_submit(&lp->ring);
 	return 0;
 }

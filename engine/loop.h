@@ -2,8 +2,9 @@
  *
  * Every in-flight operation is a struct loop_op embedded in an owner that
  * outlives it (DESIGN rule 1): the SQE's user_data is the op's address and
- * the completion calls op->cb. Timers are a min-heap of struct loop_timer
- * (also embedded in their owners) serviced by the wait's own timeout.
+ * the completion calls op->cb. Timers are a pairing heap of struct
+ * loop_timer (also embedded in their owners, links included, so arming one
+ * never allocates and cannot fail) serviced by the wait's own timeout.
  * Provided-buffer rings (struct loop_bufs) let reads take memory only when
  * data arrives. Single-threaded; nothing here blocks but the wait.
  */
@@ -34,7 +35,10 @@ struct loop_op {
 
 struct loop_timer {
 	uint64_t deadline_ns;		/* CLOCK_MONOTONIC; set by loop_timer_arm */
-	size_t heap_idx;		/* position in the heap, SIZE_MAX when idle */
+	/* Pairing-heap links, owned by the loop: the first child, the next
+	 * sibling, and the previous sibling (the parent for a first child). */
+	struct loop_timer *child, *next, *prev;
+	bool armed;			/* in the heap */
 	void (*fn)(struct loop_timer *t);	/* set by the owner */
 };
 
@@ -59,7 +63,8 @@ struct io_uring_sqe *loop_sqe_noop(struct loop *lp);
  * another task that may prepare SQEs but must never submit them). */
 void loop_flush(struct loop *lp);
 
-/* Run until loop_stop(). Returns 0, or -errno on a fatal ring error. */
+/* Run until loop_stop() (one stop ends one run: loop_run() may be called
+ * again). Returns 0, or -errno on a fatal ring error. */
 int loop_run(struct loop *lp);
 void loop_stop(struct loop *lp);
 
@@ -68,10 +73,10 @@ uint64_t loop_now_ns(struct loop *lp);
 static inline uint64_t loop_now_ms(struct loop *lp) { return loop_now_ns(lp) / 1000000u; }
 
 void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t));
-/* (Re)arm t to fire after ms milliseconds. 0 or -ENOMEM. */
-int loop_timer_arm(struct loop *lp, struct loop_timer *t, uint64_t ms);
+/* (Re)arm t to fire after ms milliseconds. Never fails: nothing is allocated. */
+void loop_timer_arm(struct loop *lp, struct loop_timer *t, uint64_t ms);
 void loop_timer_cancel(struct loop *lp, struct loop_timer *t);
-static inline bool loop_timer_armed(const struct loop_timer *t) { return t->heap_idx != SIZE_MAX; }
+static inline bool loop_timer_armed(const struct loop_timer *t) { return t->armed; }
 
 /* Run d->fn at the top of the next iteration (once, however often queued). */
 void loop_defer(struct loop *lp, struct loop_defer *d);

@@ -49,7 +49,7 @@ enum proc_event {
 };
 
 struct proc_stream {
-	struct loop_op op;	/* the read in flight */
+	struct loop_op op;	/* the read in flight, or the poll before it */
 	struct proc *p;		/* owner */
 	int fd;			/* read end / PTY master; -1 once ended */
 	uint8_t kind;		/* enum outlog_stream */
@@ -113,7 +113,7 @@ struct proc {
 	struct proc_wbuf *wq_head;	/* stdin bytes queued, in order */
 	struct proc_wbuf **wq_tail;
 	size_t wq_bytes;		/* unwritten bytes in the queue */
-	struct loop_op write_op;	/* the stdin write in flight */
+	struct loop_op write_op;	/* the stdin write in flight, or the poll before it */
 	bool write_inflight;
 	int inflight;			/* ops in flight, all kinds */
 	struct loop_defer rearm;	/* re-arm reads next turn (after ENOBUFS) */
@@ -458,6 +458,8 @@ static void proc_stream_grow(struct proc_stream *s)
 		(void)fcntl(s->fd, F_SETPIPE_SZ, PROC_PIPE_BULK_SIZE);
 }
 
+static void proc_poll_arm(struct proc_stream *s);
+
 static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 {
 	struct proc_stream *s = container_of(op, struct proc_stream, op);
@@ -492,8 +494,15 @@ static void proc_read_done(struct loop_op *op, int res, uint32_t flags)
 		/* A selected buffer comes back even with EOF: return it. */
 		if (flags & IORING_CQE_F_BUFFER)
 			loop_bufs_put(bufs, flags);
-		if (!p->released && (res == -ENOBUFS || res == -EAGAIN || res == -EINTR)) {
-			/* Buffers are given back within this batch: try again next turn. */
+		if (!p->released && res == -EAGAIN) {
+			/* No data, and this kernel did not wait for it (a non-blocking
+			 * fd): a read re-armed now would fail again at once, so wait
+			 * for POLLIN first. */
+			proc_poll_arm(s);
+		} else if (!p->released && (res == -ENOBUFS || res == -EINTR)) {
+			/* The data is there but every provided buffer was taken in this
+			 * batch; each comes back in its own completion, so the read
+			 * re-armed next turn finds one. */
 			loop_defer(p->eng->loop, &p->rearm);
 		} else {
 			/* 0 is EOF on a pipe; EIO is EOF on a PTY master; errors end it too. */
@@ -527,6 +536,36 @@ static void proc_read_arm(struct proc_stream *s)
 	io_uring_prep_read(sqe, s->fd, NULL, loop_bufs_size(bufs), (uint64_t)-1);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = loop_bufs_group(bufs);
+	s->inflight = true;
+	p->inflight++;
+}
+
+/* POLLIN (or HUP/ERR) after an -EAGAIN read: read now. */
+static void proc_poll_done(struct loop_op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct proc_stream *s = container_of(op, struct proc_stream, op);
+	struct proc *p = s->p;
+
+	s->inflight = false;
+	p->inflight--;
+	if (res >= 0) {
+		proc_read_arm(s);
+	} else if (res == -EINTR && !p->released) {
+		proc_poll_arm(s);
+	} else if (!p->released) {
+		log_warn("pid %d: output poll: %s", (int)p->pid, strerror(-res));
+		proc_stream_end(s);
+	}
+	proc_maybe_free(p);
+}
+
+static void proc_poll_arm(struct proc_stream *s)
+{
+	struct proc *p = s->p;
+	s->op.cb = proc_poll_done;
+	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &s->op);
+	io_uring_prep_poll_add(sqe, s->fd, POLLIN);
 	s->inflight = true;
 	p->inflight++;
 }
@@ -674,6 +713,8 @@ static void proc_reap_arm(struct proc_reap *r)
 
 /* ---- stdin ---- */
 
+static void proc_write_poll(struct proc *p);
+
 static void proc_write_done(struct loop_op *op, int res, uint32_t flags)
 {
 	(void)flags;
@@ -699,13 +740,43 @@ static void proc_write_done(struct loop_op *op, int res, uint32_t flags)
 			proc_drop_stdin(p);	/* closeStdin: the child reads EOF now */
 		else if (p->wq_bytes < PROC_STDIN_LIMIT)
 			proc_stdin_notify(p);
-	} else if (res == -EAGAIN || res == -EINTR) {
+	} else if (res == -EAGAIN) {
+		/* Full, and this kernel did not wait for room: wait for POLLOUT
+		 * (a write re-armed now would fail again at once). */
+		proc_write_poll(p);
+	} else if (res == -EINTR) {
 		proc_write_arm(p);
 	} else {
 		/* EPIPE, EIO (PTY hang-up): the child's side is gone. */
 		proc_drop_stdin(p);
 	}
 	proc_maybe_free(p);
+}
+
+/* POLLOUT (or HUP/ERR: the write then says why) after an -EAGAIN write. */
+static void proc_write_poll_done(struct loop_op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct proc *p = container_of(op, struct proc, write_op);
+	p->write_inflight = false;
+	p->inflight--;
+
+	if (!p->stdin_open || (res < 0 && res != -EINTR))
+		proc_drop_stdin(p);
+	else if (res == -EINTR)
+		proc_write_poll(p);
+	else
+		proc_write_arm(p);
+	proc_maybe_free(p);
+}
+
+static void proc_write_poll(struct proc *p)
+{
+	p->write_op.cb = proc_write_poll_done;
+	struct io_uring_sqe *sqe = loop_sqe(p->eng->loop, &p->write_op);
+	io_uring_prep_poll_add(sqe, p->stdin_fd, POLLOUT);
+	p->write_inflight = true;
+	p->inflight++;
 }
 
 static void proc_write_arm(struct proc *p)
@@ -721,31 +792,36 @@ static void proc_write_arm(struct proc *p)
 	p->inflight++;
 }
 
-static int proc_queue(struct proc *p, const void *data, size_t len)
+static struct proc_wbuf *proc_wbuf_new(const void *data, size_t len)
 {
 	struct proc_wbuf *w = malloc(sizeof(*w) + len);
 	if (!w)
-		return -ENOMEM;
+		return NULL;
 	w->next = NULL;
 	w->len = len;
 	w->off = 0;
 	memcpy(w->data, data, len);
+	return w;
+}
+
+static void proc_queue(struct proc *p, struct proc_wbuf *w)
+{
 	*p->wq_tail = w;
 	p->wq_tail = &w->next;
-	p->wq_bytes += len;
-	p->last_stdin_byte = ((const char *)data)[len - 1];
-	return 0;
+	p->wq_bytes += w->len;
+	p->last_stdin_byte = w->data[w->len - 1];
 }
 
 /* closeStdin on a PTY: VEOF ends a read at the start of a line; after a
- * partial line the first VEOF only flushes it, so a second one is needed. */
-static int proc_queue_veof(struct proc *p)
+ * partial line the first VEOF only flushes it, so a second one is needed.
+ * last is the last byte written before it (0: none). */
+static struct proc_wbuf *proc_veof_new(struct proc *p, char last)
 {
 	struct termios t;
 	char veof[2];
 	veof[0] = veof[1] = tcgetattr(p->stdin_fd, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
-	bool partial = p->last_stdin_byte != '\n' && p->last_stdin_byte != 0;
-	return proc_queue(p, veof, partial ? 2 : 1);
+	bool partial = last != '\n' && last != 0;
+	return proc_wbuf_new(veof, partial ? 2 : 1);
 }
 
 enum proc_write_status proc_write(struct proc *p, const void *data, size_t len, bool close_stdin)
@@ -754,12 +830,23 @@ enum proc_write_status proc_write(struct proc *p, const void *data, size_t len, 
 		proc_write_status_of(p->state, p->stdin_open && !p->stdin_closing);
 	if (st != PROC_WRITE_ACCEPTED)
 		return st;
-	if (len && proc_queue(p, data, len) < 0)
-		return PROC_WRITE_STDIN_CLOSED;
+	/* Everything this write needs is had before any of it is queued, so
+	 * it is taken whole or not at all. */
+	struct proc_wbuf *w = len ? proc_wbuf_new(data, len) : NULL;
+	struct proc_wbuf *eof = NULL;
+	if (close_stdin && p->tty)
+		eof = proc_veof_new(p, len ? ((const char *)data)[len - 1] : p->last_stdin_byte);
+	if ((len && !w) || (close_stdin && p->tty && !eof)) {
+		free(w);
+		free(eof);
+		return PROC_WRITE_NOMEM;
+	}
+	if (w)
+		proc_queue(p, w);
 	if (close_stdin) {
 		p->stdin_closing = true;
-		if (p->tty)
-			proc_queue_veof(p);
+		if (eof)
+			proc_queue(p, eof);
 		else if (!p->wq_head)
 			proc_drop_stdin(p);
 	}

@@ -32,6 +32,7 @@ enum proc_write_status {
 	PROC_WRITE_STARTING,
 	PROC_WRITE_STDIN_CLOSED,
 	PROC_WRITE_UNKNOWN,
+	PROC_WRITE_NOMEM,	/* proc_write only: out of memory, nothing taken */
 };
 
 struct proc_observer {
@@ -88,7 +89,8 @@ void proc_release(struct proc *p);
 /* Queue len bytes for the child's stdin (copied). The status says whether
  * they were taken. With close_stdin, stdin ends after these bytes: a pipe
  * is closed once they are written; a PTY gets VEOF (twice when the last
- * byte written was not a newline, so a partial line is flushed first). */
+ * byte written was not a newline, so a partial line is flushed first).
+ * PROC_WRITE_NOMEM: neither the bytes nor the end were taken. */
 enum proc_write_status proc_write(struct proc *p, const void *data, size_t len, bool close_stdin);
 /* Bytes queued for stdin and not yet written. */
 size_t proc_stdin_queued(const struct proc *p);

@@ -3,7 +3,11 @@
  *
  * Check order for a request (PROTOCOL §3): method known (-32601), params
  * decode (-32602, inside the method), then the gate (-32600). A malformed
- * message gets -32600 with id -1 and the connection stays open. A request
+ * message gets -32600 with id -1 and the connection stays open. Valid JSON
+ * with \u0000 in it is answered by its id like any other request. Nothing
+ * sent is ever cut short: a reply that cannot be encoded becomes a whole
+ * -32603 "out of memory", and a message that cannot be queued at all closes
+ * the connection (its session and output stay for a resume). A request
  * that must wait (process/read) never holds up the ones after it.
  */
 #include <errno.h>
@@ -14,6 +18,7 @@
 
 #include "log.h"
 #include "engine.h"
+#include "params.h"
 #include "proto_int.h"
 
 /* The codes stats.errors counts apart (fs.c's -32004 included). */
@@ -98,10 +103,30 @@ struct conn *conn_new(struct proto *pr, const struct conn_io *io, void *io_ctx, 
 	return c;
 }
 
-void conn_send_buf(struct conn *c, struct buf *b)
+void conn_send_failed(struct conn *c, int err)
 {
-	c->io->send(c->io_ctx, b->data, b->len);
+	if (err == -ENOMEM)
+		log_warn("%s: out of memory for a message: closing the connection", c->peer);
+	c->io->close(c->io_ctx, CONN_CLOSE_INTERNAL);
+}
+
+int conn_send_buf(struct conn *c, struct buf *b)
+{
+	int r = c->io->send(c->io_ctx, b->data, b->len);
 	buf_reset(b);
+	if (r < 0)
+		conn_send_failed(c, r);
+	return r;
+}
+
+int conn_send_note(struct conn *c, struct jw *w)
+{
+	if (!jw_ok(w)) {
+		buf_reset(w->b);
+		conn_send_failed(c, -ENOMEM);
+		return -ENOMEM;
+	}
+	return conn_send_buf(c, w->b);
 }
 
 void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
@@ -110,11 +135,21 @@ void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const c
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(msg))	/* cut to fit: not inside a UTF-8 sequence */
+		msg[jw_utf8_prefix(msg, sizeof(msg) - 1)] = '\0';
 	struct buf *b = &c->pr->scratch;
 	buf_reset(b);
-	rpc_write_error(b, id, code, msg);
+	if (!rpc_write_error(b, id, code, msg)) {
+		/* The short answer fits where the long one did not, or nothing does. */
+		buf_reset(b);
+		if (!rpc_write_error(b, id, RPC_INTERNAL_ERROR, "out of memory")) {
+			buf_reset(b);
+			conn_send_failed(c, -ENOMEM);
+			return;
+		}
+	}
 	conn_send_buf(c, b);
 }
 
@@ -127,14 +162,14 @@ struct jw conn_result_begin(struct conn *c, const struct rpc_id *id)
 	return w;
 }
 
-void conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
+bool conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
 {
 	rpc_result_end(w);
 	if (!jw_ok(w)) {
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
-		return;
+		return false;
 	}
-	conn_send_buf(c, &c->pr->scratch);
+	return conn_send_buf(c, &c->pr->scratch) == 0;
 }
 
 bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family)
@@ -150,9 +185,9 @@ bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family)
 	return false;
 }
 
-static void conn_on_notification(struct conn *c, const char *method)
+static void conn_on_notification(struct conn *c, const char *method, size_t len)
 {
-	if (strcmp(method, "initialized") == 0) {
+	if (len == strlen("initialized") && memcmp(method, "initialized", len) == 0) {
 		if (c->phase == CONN_INITIALIZING)
 			c->phase = CONN_READY;
 		else if (c->phase == CONN_NEW)
@@ -160,8 +195,29 @@ static void conn_on_notification(struct conn *c, const char *method)
 				c->peer);
 		return;
 	}
-	log_warn("%s: unknown notification `%.64s` ignored", c->peer,
-		method);
+	char shown[80];
+	log_warn("%s: unknown notification `%s` ignored", c->peer,
+		 pd_show(method, len > 64 ? 64 : len, shown, sizeof(shown)));
+}
+
+/* A request: its method (a name with a NUL byte names none), then a key
+ * with a NUL byte in its params (which no params decode can take). */
+static void conn_on_request(struct conn *c, const struct rpc_msg *m)
+{
+	method_fn *fn = memchr(m->method, '\0', m->method_len) ? NULL : methods_find(m->method);
+	char shown[600];
+	if (!fn) {
+		conn_reply_error(c, &m->id, RPC_METHOD_NOT_FOUND,
+				 "exec-server stub does not implement `%s` yet",
+				 pd_show(m->method, m->method_len, shown, sizeof(shown)));
+	} else if (m->nul_key_found && strncmp(m->nul_key_in, "params", 6) == 0) {
+		const char *field = m->nul_key_in[6] == '.' ? m->nul_key_in + 7 : "params";
+		conn_reply_error(c, &m->id, RPC_INVALID_PARAMS,
+				 "`%s` has an object key with a NUL byte, which this server does not accept",
+				 field);
+	} else {
+		fn(c, &m->id, m->params);
+	}
 }
 
 void conn_check_recv(struct conn *c)
@@ -189,21 +245,15 @@ void conn_on_message(struct conn *c, const char *data, size_t len)
 				 c->peer, m.reason);
 		break;
 	case RPC_NOTIFICATION:
-		conn_on_notification(c, m.method);
+		conn_on_notification(c, m.method, m.method_len);
 		break;
 	case RPC_RESPONSE:
 		log_warn("%s: unexpected response from client ignored",
 			c->peer);
 		break;
-	case RPC_REQUEST: {
-		method_fn *fn = methods_find(m.method);
-		if (fn)
-			fn(c, &m.id, m.params);
-		else
-			conn_reply_error(c, &m.id, RPC_METHOD_NOT_FOUND,
-					 "exec-server stub does not implement `%s` yet", m.method);
+	case RPC_REQUEST:
+		conn_on_request(c, &m);
 		break;
-	}
 	}
 	rpc_msg_free(&m);
 	conn_check_recv(c);

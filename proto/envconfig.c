@@ -122,7 +122,8 @@ void envconfig_read(struct conn *c, const struct rpc_id *id, const json_t *param
 	    pd_string(params, "cwd", true, &cwd_uri, NULL, &e) < 0 ||
 	    envconfig_paths(params, "configPaths", &config_paths, &e) < 0 ||
 	    envconfig_paths(params, "requirementsPaths", &req_paths, &e) < 0)
-		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "%s", e.msg);
+		return conn_reply_error(c, id, pd_err_nomem(&e) ? RPC_INTERNAL_ERROR
+							       : RPC_INVALID_PARAMS, "%s", e.msg);
 	int code;
 	char msg[512];
 	/* cwd is checked but not used: a project .codex/config.toml is not read

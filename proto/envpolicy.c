@@ -38,6 +38,11 @@ static int envpolicy_patterns(const json_t *pol, const char *key, const json_t *
 	json_array_foreach(v, i, s) {
 		if (!json_is_string(s))
 			return pd_type_error(s, "a string", key, e);
+		if (strlen(json_string_value(s)) != json_string_length(s)) {
+			char field[64];
+			snprintf(field, sizeof(field), "envPolicy.%s[%zu]", key, i);
+			return pd_nul_error(field, e);
+		}
 	}
 	*out = v;
 	return 0;

@@ -187,7 +187,8 @@ static void fs_reply_errno(struct conn *c, const struct rpc_id *id, int err)
 
 static void fs_invalid_params(struct conn *c, const struct rpc_id *id, const struct pd_err *e)
 {
-	conn_reply_error(c, id, RPC_INVALID_PARAMS, "%s", e->msg);
+	conn_reply_error(c, id, pd_err_nomem(e) ? RPC_INTERNAL_ERROR : RPC_INVALID_PARAMS, "%s",
+			 e->msg);
 }
 
 /* ---- paths ---- */
@@ -1484,8 +1485,7 @@ static void fs_watch_notify(struct fs_watch *w)
 	jw_u64(&jw, w->watch_id);
 	jw_obj_close(&jw);
 	rpc_notification_end(&jw);
-	if (jw_ok(&jw))
-		conn_send_buf(s->conn, &w->pr->scratch);
+	conn_send_note(s->conn, &jw);
 }
 
 static struct fs_sess *fs_sess_by_sid(const char *sid)
@@ -1745,7 +1745,11 @@ static void fs_under_sandbox(struct conn *c, const struct rpc_id *id, const json
 			for (size_t off = 0; off + sizeof(uint32_t) <= k.msgs.len;) {
 				uint32_t n;
 				memcpy(&n, k.msgs.data + off, sizeof(n));
-				c->io->send(c->io_ctx, k.msgs.data + off + sizeof(n), n);
+				int r = c->io->send(c->io_ctx, k.msgs.data + off + sizeof(n), n);
+				if (r < 0) {
+					conn_send_failed(c, r);
+					break;
+				}
 				off += sizeof(n) + n;
 			}
 			if (k.close_code)

@@ -172,3 +172,16 @@ void jw_json(struct jw *w, const json_t *v)
 	if (json_dump_callback(v, jw_dump_cb, w, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
 		w->failed = true;
 }
+
+size_t jw_utf8_prefix(const char *s, size_t n)
+{
+	size_t i = n;
+	/* Back over continuation bytes to the start of the last sequence. */
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80 && n - i < 3)
+		i--;
+	if (i == 0)
+		return n;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	return n - (i - 1) >= need ? n : i - 1;
+}

@@ -43,5 +43,8 @@ void jw_null(struct jw *w);
 void jw_b64(struct jw *w, const void *data, size_t n);
 /* A jansson value, dumped compactly. */
 void jw_json(struct jw *w, const json_t *v);
+/* The longest prefix of s[0..n) that ends on a whole UTF-8 sequence, for
+ * texts cut to fit a buffer (a cut sequence is not valid in a text frame). */
+size_t jw_utf8_prefix(const char *s, size_t n);
 
 #endif

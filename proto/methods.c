@@ -27,7 +27,15 @@
 
 static void methods_invalid_params(struct conn *c, const struct rpc_id *id, const struct pd_err *e)
 {
-	conn_reply_error(c, id, RPC_INVALID_PARAMS, "%s", e->msg);
+	conn_reply_error(c, id, pd_err_nomem(e) ? RPC_INTERNAL_ERROR : RPC_INVALID_PARAMS, "%s",
+			 e->msg);
+}
+
+/* An id from the request, for an error text (it may hold NUL bytes). */
+#define METHODS_SHOW_MAX 900
+static const char *methods_show(const char *s, size_t len, char out[METHODS_SHOW_MAX])
+{
+	return pd_show(s, len, out, METHODS_SHOW_MAX);
 }
 
 
@@ -37,10 +45,12 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 {
 	struct pd_err e;
 	const char *client, *resume;
+	size_t client_len, resume_len;
+	char shown[METHODS_SHOW_MAX];
 	bool want_binary = false;
 	if (pd_object(params, "InitializeParams", &e) < 0 ||
-	    pd_string(params, "clientName", true, &client, NULL, &e) < 0 ||
-	    pd_string(params, "resumeSessionId", false, &resume, NULL, &e) < 0 ||
+	    pd_string(params, "clientName", true, &client, &client_len, &e) < 0 ||
+	    pd_string(params, "resumeSessionId", false, &resume, &resume_len, &e) < 0 ||
 	    pd_bool(params, "binaryOutput", false, &want_binary, &e) < 0)
 		return methods_invalid_params(c, id, &e);
 	if (c->phase != CONN_NEW)
@@ -48,28 +58,28 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 					"initialize may only be sent once per connection");
 	struct session *s;
 	if (resume) {
-		s = idmap_get(&c->pr->sessions, resume, strlen(resume));
+		s = idmap_get(&c->pr->sessions, resume, resume_len);
 		if (!s)
 			return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown session id %s",
-						resume);
+						methods_show(resume, resume_len, shown));
 		if (s->conn)
 			return conn_reply_error(c, id, RPC_SESSION_ATTACHED,
 						"session %s is already attached to another connection",
-						resume);
+						s->id);
 	} else {
-		s = session_new(c->pr);
-		if (!s)
+		int ret = session_new(c->pr, &s);
+		if (ret == -ENOMEM)
 			return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		if (ret < 0)
+			return conn_reply_error(c, id, RPC_INTERNAL_ERROR,
+						"no random bytes for a session id: %s (os error %d)",
+						strerror(-ret), -ret);
 	}
 	/* Output from here on takes this connection's choice, a resumed
 	 * session's too; a transport without binary messages answers false. */
 	c->binary_output = want_binary && c->io->bin_begin;
-	if (resume)
-		session_resume(s, c);
-	else
-		session_attach(s, c);
-	c->phase = CONN_INITIALIZING;
-
+	/* The result is encoded before the session is taken: a -32603 leaves
+	 * neither a new session nor a resumed one behind. */
 	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "sessionId");
@@ -88,7 +98,18 @@ static void method_initialize(struct conn *c, const struct rpc_id *id, const jso
 		jw_bool(&w, c->binary_output);
 	}
 	jw_obj_close(&w);
-	conn_result_end(c, id, &w);
+	rpc_result_end(&w);
+	if (!jw_ok(&w)) {
+		if (!resume)
+			session_free(s);
+		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+	}
+	if (resume)
+		session_resume(s, c);
+	else
+		session_attach(s, c);
+	c->phase = CONN_INITIALIZING;
+	conn_send_buf(c, &c->pr->scratch);
 }
 
 /* ---- environment/info, environment/status ---- */
@@ -367,7 +388,9 @@ static const struct sandbox_policy *start_sandbox(struct conn *c, const struct r
 	return &a->sandbox.policy;
 }
 
-static void start_reply(struct conn *c, const struct rpc_id *id, const struct sess_proc *sp,
+/* The result. A start whose result cannot be encoded is answered -32603
+ * and false: the caller undoes it (no process the client does not know of). */
+static bool start_reply(struct conn *c, const struct rpc_id *id, const struct sess_proc *sp,
 			bool sandbox)
 {
 	struct jw w = conn_result_begin(c, id);
@@ -377,7 +400,13 @@ static void start_reply(struct conn *c, const struct rpc_id *id, const struct se
 	jw_key(&w, "sandboxType");
 	jw_cstr(&w, sandbox ? "linuxSeccomp" : "none");
 	jw_obj_close(&w);
-	conn_result_end(c, id, &w);
+	rpc_result_end(&w);
+	if (!jw_ok(&w)) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		return false;
+	}
+	conn_send_buf(c, &c->pr->scratch);
+	return true;
 }
 
 static void start_reply_error(struct conn *c, const struct rpc_id *id, bool sandbox, int err)
@@ -412,8 +441,10 @@ void methods_start_done(struct sess_proc *sp, int err)
 		return;
 	}
 	start_running(sp, sp->start_timeout_ms);
-	if (c)
-		start_reply(c, &sp->start_id, sp, sandbox);
+	if (c && !start_reply(c, &sp->start_id, sp, sandbox)) {
+		session_entry_drop(sp);
+		return;
+	}
 	rpc_id_free(&sp->start_id);
 }
 
@@ -458,7 +489,8 @@ static void start_spawn(struct conn *c, const struct rpc_id *id, struct start_ar
 		return;
 	}
 	start_running(sp, timeout);
-	start_reply(c, id, sp, a->sandbox.present);
+	if (!start_reply(c, id, sp, a->sandbox.present))
+		session_entry_drop(sp);
 }
 
 static void method_process_start(struct conn *c, const struct rpc_id *id, const json_t *params)
@@ -489,7 +521,9 @@ static void method_process_start(struct conn *c, const struct rpc_id *id, const 
 	struct session *s = c->sess;
 	struct start_vectors v;
 	if (session_find(s, a.process_id, a.process_id_len)) {
-		conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s already exists", a.process_id);
+		char shown[METHODS_SHOW_MAX];
+		conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s already exists",
+				 methods_show(a.process_id, a.process_id_len, shown));
 	} else if (s->open_procs >= c->pr->cfg.max_processes) {
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "too many processes");
 	} else if (start_vectors_build(&a, &v, c->pr->cfg.max_spawn_bytes, &e) < 0) {
@@ -525,17 +559,19 @@ static void method_process_read(struct conn *c, const struct rpc_id *id, const j
 		return methods_invalid_params(c, id, &e);
 	if (!conn_gate(c, id, "exec"))
 		return;
+	char shown[METHODS_SHOW_MAX];
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
 	if (!sp)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s", pid);
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
+					methods_show(pid, pid_len, shown));
 	if (proc_state(sp->proc) == PROC_STARTING)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting", pid);
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting",
+					methods_show(pid, pid_len, shown));
 
 	struct jw w = conn_result_begin(c, id);
 	uint64_t last;
 	if (session_read_result(&w, sp, after, has_max, max_bytes, wait_ms == 0, &last)) {
-		conn_result_end(c, id, &w);
-		if (last)
+		if (conn_result_end(c, id, &w) && last)
 			session_read_sent(c, sp, last);
 		return;
 	}
@@ -694,12 +730,15 @@ static void method_process_resize(struct conn *c, const struct rpc_id *id, const
 		return conn_reply_error(c, id, RPC_INVALID_PARAMS, "rows and cols must be 1 to 1000");
 	if (!conn_gate(c, id, "exec"))
 		return;
+	char shown[METHODS_SHOW_MAX];
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
 	if (!sp)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s", pid);
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
+					methods_show(pid, pid_len, shown));
 	int ret = proc_resize(sp->proc, (unsigned short)rows, (unsigned short)cols);
 	if (ret == -ENOTTY)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s is not a tty", pid);
+		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s is not a tty",
+					methods_show(pid, pid_len, shown));
 	if (ret < 0 && ret != -EBADF)
 		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to resize: %s",
 					strerror(-ret));

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonw.h"
+
 void pd_describe(const json_t *v, char *out, size_t n)
 {
 	switch (json_typeof(v)) {
@@ -20,9 +22,13 @@ void pd_describe(const json_t *v, char *out, size_t n)
 	case JSON_REAL:
 		snprintf(out, n, "floating point `%g`", json_real_value(v));
 		break;
-	case JSON_STRING:
-		snprintf(out, n, "string \"%.64s\"", json_string_value(v));
+	case JSON_STRING: {
+		char shown[80];
+		size_t len = json_string_length(v);
+		pd_show(json_string_value(v), len > 64 ? 64 : len, shown, sizeof(shown));
+		snprintf(out, n, "string \"%s\"", shown);
 		break;
+	}
 	case JSON_ARRAY:
 		snprintf(out, n, "sequence");
 		break;
@@ -39,6 +45,39 @@ int pd_type_error(const json_t *v, const char *expected, const char *field, stru
 	snprintf(e->msg, sizeof(e->msg), "invalid type: %s, expected %s for `%s`", what, expected,
 		 field);
 	return -1;
+}
+
+const char *pd_show(const char *s, size_t len, char *out, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 1 < n; i++) {
+		if (s[i] != '\0') {
+			out[o++] = s[i];
+		} else if (o + 7 <= n) {
+			memcpy(out + o, "\\u0000", 6);
+			o += 6;
+		} else {
+			break;
+		}
+	}
+	out[jw_utf8_prefix(out, o)] = '\0';
+	return out;
+}
+
+bool pd_err_nomem(const struct pd_err *e)
+{
+	return strcmp(e->msg, "out of memory") == 0;
+}
+
+int pd_nul_error(const char *field, struct pd_err *e)
+{
+	snprintf(e->msg, sizeof(e->msg), "`%s` must not contain a NUL byte", field);
+	return -1;
+}
+
+static bool pd_has_nul(const json_t *s)
+{
+	return memchr(json_string_value(s), '\0', json_string_length(s)) != NULL;
 }
 
 static int pd_missing(const char *key, struct pd_err *e)
@@ -83,6 +122,8 @@ int pd_string(const json_t *obj, const char *key, bool required, const char **ou
 		return 0;
 	if (!json_is_string(v))
 		return pd_type_error(v, "a string", key, e);
+	if (!len && pd_has_nul(v))
+		return pd_nul_error(key, e);
 	*out = json_string_value(v);
 	if (len)
 		*len = json_string_length(v);
@@ -137,10 +178,11 @@ int pd_strings(const json_t *obj, const char *key, bool required, const json_t *
 		return pd_type_error(v, "a sequence", key, e);
 	for (size_t i = 0; i < json_array_size(v); i++) {
 		const json_t *item = json_array_get(v, i);
-		if (!json_is_string(item)) {
+		if (!json_is_string(item) || pd_has_nul(item)) {
 			char field[96];
 			snprintf(field, sizeof(field), "%s[%zu]", key, i);
-			return pd_type_error(item, "a string", field, e);
+			return json_is_string(item) ? pd_nul_error(field, e)
+						    : pd_type_error(item, "a string", field, e);
 		}
 	}
 	*out = v;
@@ -161,10 +203,12 @@ int pd_string_map(const json_t *obj, const char *key, bool required, const json_
 	const char *k;
 	json_t *item;
 	json_object_foreach((json_t *)v, k, item) {
-		if (!json_is_string(item)) {
+		if (!json_is_string(item) || pd_has_nul(item)) {
 			char field[128];
 			snprintf(field, sizeof(field), "%s.%.100s", key, k);
-			return pd_type_error(item, "a string", field, e);
+			field[jw_utf8_prefix(field, strlen(field))] = '\0';
+			return json_is_string(item) ? pd_nul_error(field, e)
+						    : pd_type_error(item, "a string", field, e);
 		}
 	}
 	*out = v;

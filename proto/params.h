@@ -20,7 +20,10 @@ struct pd_err {
 
 /* params must be an object; NULL/null -> "invalid type: null, expected struct NAME". */
 int pd_object(const json_t *params, const char *struct_name, struct pd_err *e);
-/* A string member. Optional and absent/null: *out = NULL. 0 or -1. */
+/* A string member. Optional and absent/null: *out = NULL. 0 or -1. With
+ * len the string may hold NUL bytes (an id: use *len); without it the
+ * caller takes a C string, so one with a NUL byte is refused
+ * ("`cwd` must not contain a NUL byte"). */
 int pd_string(const json_t *obj, const char *key, bool required, const char **out, size_t *len,
 	      struct pd_err *e);
 /* A bool member. Optional and absent/null: *out untouched. */
@@ -29,10 +32,10 @@ int pd_bool(const json_t *obj, const char *key, bool required, bool *out, struct
  * *present says whether it was there. */
 int pd_u64(const json_t *obj, const char *key, const char *expected, bool *present, uint64_t *out,
 	   struct pd_err *e);
-/* An array of strings. Optional and absent/null: *out = NULL. */
+/* An array of strings, none with a NUL byte. Optional and absent/null: *out = NULL. */
 int pd_strings(const json_t *obj, const char *key, bool required, const json_t **out,
 	       struct pd_err *e);
-/* An object of string values. Optional and absent/null: *out = NULL. */
+/* An object of string values, none with a NUL byte. Optional and absent/null: *out = NULL. */
 int pd_string_map(const json_t *obj, const char *key, bool required, const json_t **out,
 		  struct pd_err *e);
 /* serde's description of an unexpected value: "null", "boolean `true`",
@@ -40,5 +43,13 @@ int pd_string_map(const json_t *obj, const char *key, bool required, const json_
 void pd_describe(const json_t *v, char *out, size_t n);
 /* Write "invalid type: <describe(v)>, expected <expected> for `<field>`". Returns -1. */
 int pd_type_error(const json_t *v, const char *expected, const char *field, struct pd_err *e);
+/* s[0..len) for an error text: each NUL byte shown as \u0000, cut to fit
+ * out (n bytes with the terminator) on a UTF-8 boundary. Returns out. */
+const char *pd_show(const char *s, size_t len, char *out, size_t n);
+/* The decoder ran out of memory (e says "out of memory"): not the client's
+ * fault, so the answer is -32603, not -32602. */
+bool pd_err_nomem(const struct pd_err *e);
+/* Write "`<field>` must not contain a NUL byte". Returns -1. */
+int pd_nul_error(const char *field, struct pd_err *e);
 
 #endif

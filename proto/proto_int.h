@@ -116,7 +116,10 @@ struct sess_proc {
 	uint64_t note_confirmed;	/* notifications sent up to here meanwhile */
 	char **argv;			/* copy of argv, for process/list */
 	uint64_t started_at_ms;		/* wall clock at start, for process/list */
-	char **write_ids;		/* ring of the last WRITE_IDS_KEPT writeIds */
+	struct write_id {
+		char *id;		/* owned, may hold NUL bytes */
+		size_t len;
+	} *write_ids;			/* ring of the last WRITE_IDS_KEPT writeIds */
 	size_t write_ids_next;		/* next slot of the ring */
 	struct idmap write_id_set;	/* the same ids, for lookup */
 	struct denied denied;		/* sandboxDenied: a phrase in its output? */
@@ -157,20 +160,31 @@ struct waiter {
 };
 
 /* conn.c */
-void conn_send_buf(struct conn *c, struct buf *b);
+/* The WebSocket close code when a message cannot be queued (1011: internal error). */
+#define CONN_CLOSE_INTERNAL 1011
+/* Queue b's message (and empty b). 0, or -errno after closing the
+ * connection: a message is never lost or cut while it stays open. */
+int conn_send_buf(struct conn *c, struct buf *b);
+/* A notification encoded with w (into w->b): queue it whole, or close the
+ * connection when encoding or queueing failed. 0 or -errno. */
+int conn_send_note(struct conn *c, struct jw *w);
+/* A message could not be queued (err): close the connection. */
+void conn_send_failed(struct conn *c, int err);
 void conn_reply_error(struct conn *c, const struct rpc_id *id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family);
 /* A result in the shared scratch buffer: begin, write the value, end (sends
- * it, or an out-of-memory error if encoding failed). */
+ * it, or an out-of-memory error if encoding failed). True when the result
+ * itself was queued. */
 struct jw conn_result_begin(struct conn *c, const struct rpc_id *id);
-void conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w);
+bool conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w);
 /* Pause reading the client while its replies pile up above the send
  * high-water mark or its held writes exceed CONN_HELD_MAX; resume below. */
 void conn_check_recv(struct conn *c);
 
 /* session.c */
-struct session *session_new(struct proto *pr);
+/* A new session with a fresh random id. 0, -ENOMEM, or getrandom's -errno. */
+int session_new(struct proto *pr, struct session **out);
 void session_attach(struct session *s, struct conn *c);
 /* A detached session taken over by c (resume): stop its TTL, resume output. */
 void session_resume(struct session *s, struct conn *c);
@@ -207,8 +221,6 @@ void session_held_free(struct held_write *h);
 void session_terminate_grace(struct sess_proc *sp, uint64_t ms);
 /* Kill the process group after ms (timeoutMs); `exited` says timedOut. */
 void session_arm_timeout(struct sess_proc *sp, uint64_t ms);
-/* Remember writeId; false when it was seen before. */
-bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len);
 /* Queue a long-poll read. 0 or -ENOMEM. */
 int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, uint64_t after,
 		 bool has_max, uint64_t max_bytes, uint64_t wait_ms);

@@ -40,13 +40,18 @@ static void session_on_spawned(void *ctx, struct proc *p, int err)
 
 static const char *const session_stream_names[] = { "stdout", "stderr", "pty" };
 
-static void session_uuid(char out[37])
+/* A UUID v4 from the kernel's random bytes (a session id is a capability:
+ * whoever knows it can resume the session). 0 or -errno: no id at all. */
+static int session_uuid(char out[37])
 {
 	unsigned char b[16];
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		/* Never expected; fall back to something unique enough. */
-		for (size_t i = 0; i < sizeof(b); i++)
-			b[i] = (unsigned char)rand();
+	size_t got = 0;
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			got += (size_t)n;
 	}
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
@@ -54,30 +59,46 @@ static void session_uuid(char out[37])
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
 		 b[12], b[13], b[14], b[15]);
+	return 0;
 }
 
 static void session_ttl_expired(struct loop_timer *t);
 
-struct session *session_new(struct proto *pr)
+/* A copy of s[0..len) (it may hold NUL bytes), NUL-terminated; NULL on ENOMEM. */
+static char *session_memdup(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
+int session_new(struct proto *pr, struct session **out)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		return -ENOMEM;
 	s->pr = pr;
 	idmap_init(&s->procs);
 	dlist_init(&s->order);
 	dlist_init(&s->unconfirmed);
 	loop_timer_init(&s->ttl, session_ttl_expired);
+	int ret;
 	do
-		session_uuid(s->id);
-	while (idmap_get(&pr->sessions, s->id, 36));
-	if (idmap_put(&pr->sessions, s->id, 36, s) < 0) {
+		ret = session_uuid(s->id);
+	while (ret == 0 && idmap_get(&pr->sessions, s->id, 36));
+	if (ret == 0)
+		ret = idmap_put(&pr->sessions, s->id, 36, s);
+	if (ret < 0) {
 		free(s);
-		return NULL;
+		return ret;
 	}
 	pr->stats.sessions_created++;
 	dlist_add_tail(&pr->all_sessions, &s->link);
-	return s;
+	*out = s;
+	return 0;
 }
 
 void session_attach(struct session *s, struct conn *c)
@@ -111,7 +132,7 @@ static void session_entry_free(struct sess_proc *sp)
 	if (sp->proc)
 		proc_release(sp->proc);
 	for (size_t i = 0; i < WRITE_IDS_KEPT && sp->write_ids; i++)
-		free(sp->write_ids[i]);
+		free(sp->write_ids[i].id);
 	free(sp->write_ids);
 	idmap_free(&sp->write_id_set);
 	rpc_id_free(&sp->start_id);
@@ -168,6 +189,8 @@ static const char *const session_write_status[] = {
 
 static void session_reply_status(struct conn *c, const struct rpc_id *id, enum proc_write_status st)
 {
+	if (st == PROC_WRITE_NOMEM)
+		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
 	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "status");
@@ -176,14 +199,62 @@ static void session_reply_status(struct conn *c, const struct rpc_id *id, enum p
 	conn_result_end(c, id, &w);
 }
 
+/* Room in the scratch buffer for the status reply to id, had before the
+ * write is made: once a write is taken its answer cannot fail (a -32603
+ * for a write that happened would invite a retry that writes it twice). */
+static bool session_status_room(struct conn *c, const struct rpc_id *id)
+{
+	size_t id_max = id->is_str ? 6 * id->len + 2 : 24;	/* every byte escaped */
+	buf_reset(&c->pr->scratch);
+	return buf_reserve(&c->pr->scratch, id_max + 64) == 0;
+}
+
+/* The writeId memory: a ring of the last WRITE_IDS_KEPT ids taken, and a
+ * map of the same ids. An id is entered before its write (the memory it
+ * needs is had first), kept once the write is taken, dropped if not: a
+ * write whose id cannot be remembered is not taken either (-32603). */
+static int session_write_id_enter(struct sess_proc *sp, const char *wid, size_t len, char **copy)
+{
+	if (!sp->write_ids && !(sp->write_ids = calloc(WRITE_IDS_KEPT, sizeof(*sp->write_ids))))
+		return -ENOMEM;
+	if (!(*copy = session_memdup(wid, len)))
+		return -ENOMEM;
+	if (idmap_put(&sp->write_id_set, *copy, len, *copy) < 0) {
+		free(*copy);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void session_write_id_settle(struct sess_proc *sp, char *copy, size_t len, bool taken)
+{
+	if (!taken) {
+		idmap_del(&sp->write_id_set, copy, len);
+		free(copy);
+		return;
+	}
+	struct write_id *slot = &sp->write_ids[sp->write_ids_next];
+	if (slot->id) {
+		idmap_del(&sp->write_id_set, slot->id, slot->len);
+		free(slot->id);
+	}
+	slot->id = copy;
+	slot->len = len;
+	sp->write_ids_next = (sp->write_ids_next + 1) % WRITE_IDS_KEPT;
+}
+
+/* The status of writing now, or PROC_WRITE_NOMEM with nothing written. */
 static enum proc_write_status session_write_now(struct sess_proc *sp, const char *data, size_t len,
 						bool close_stdin, const char *wid, size_t wid_len)
 {
+	char *copy = NULL;
 	if (wid && idmap_get(&sp->write_id_set, wid, wid_len))
 		return PROC_WRITE_ACCEPTED;	/* a retry of a write already taken */
+	if (wid && session_write_id_enter(sp, wid, wid_len, &copy) < 0)
+		return PROC_WRITE_NOMEM;
 	enum proc_write_status st = proc_write(sp->proc, data, len, close_stdin);
-	if (st == PROC_WRITE_ACCEPTED && wid)
-		session_write_id_new(sp, wid, wid_len);
+	if (copy)
+		session_write_id_settle(sp, copy, wid_len, st == PROC_WRITE_ACCEPTED);
 	return st;
 }
 
@@ -203,6 +274,8 @@ int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id,
 {
 	/* Writes already waiting go first: a new one queues behind them. */
 	if (dlist_empty(&sp->held) && !proc_stdin_full(sp->proc)) {
+		if (!session_status_room(c, id))
+			return -ENOMEM;
 		session_reply_status(c, id, session_write_now(sp, data, len, close_stdin, write_id,
 							      write_id_len));
 		free(data);
@@ -210,7 +283,7 @@ int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id,
 	}
 	struct held_write *h = calloc(1, sizeof(*h));
 	if (!h || rpc_id_copy(&h->id, id) < 0 ||
-	    (write_id && !(h->write_id = strndup(write_id, write_id_len)))) {
+	    (write_id && !(h->write_id = session_memdup(write_id, write_id_len)))) {
 		if (h)
 			rpc_id_free(&h->id);
 		free(h);
@@ -233,9 +306,11 @@ static void session_on_stdin_ready(void *ctx, struct proc *p)
 	struct sess_proc *sp = ctx;
 	while (!dlist_empty(&sp->held) && !proc_stdin_full(p)) {
 		struct held_write *h = container_of(sp->held.next, struct held_write, proc_link);
-		enum proc_write_status st = session_write_now(sp, h->data, h->len, h->close_stdin,
-							      h->write_id, h->write_id_len);
 		struct conn *c = h->c;
+		enum proc_write_status st = PROC_WRITE_NOMEM;
+		if (session_status_room(c, &h->id))
+			st = session_write_now(sp, h->data, h->len, h->close_stdin, h->write_id,
+					       h->write_id_len);
 		session_reply_status(c, &h->id, st);
 		session_held_free(h);
 		conn_check_recv(c);
@@ -290,29 +365,6 @@ struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 		return NULL;
 	}
 	return sp;
-}
-
-bool session_write_id_new(struct sess_proc *sp, const char *wid, size_t len)
-{
-	if (idmap_get(&sp->write_id_set, wid, len))
-		return false;
-	if (!sp->write_ids) {
-		sp->write_ids = calloc(WRITE_IDS_KEPT, sizeof(*sp->write_ids));
-		if (!sp->write_ids)
-			return true;
-	}
-	char **slot = &sp->write_ids[sp->write_ids_next];
-	if (*slot) {
-		idmap_del(&sp->write_id_set, *slot, strlen(*slot));
-		free(*slot);
-	}
-	*slot = strndup(wid, len);
-	if (*slot && idmap_put(&sp->write_id_set, *slot, len, *slot) < 0) {
-		free(*slot);
-		*slot = NULL;
-	}
-	sp->write_ids_next = (sp->write_ids_next + 1) % WRITE_IDS_KEPT;
-	return true;
 }
 
 /* ---- process/read ---- */
@@ -389,18 +441,12 @@ void session_waiter_free(struct waiter *w)
 /* Answer w if it is ready (or its time is up), then free it. */
 static void session_waiter_try(struct waiter *w, bool waited_out)
 {
-	struct proto *pr = w->c->pr;
-	struct jw jw;
+	struct jw jw = conn_result_begin(w->c, &w->id);
 	uint64_t last;
-	buf_reset(&pr->scratch);
-	jw_init(&jw, &pr->scratch);
-	rpc_result_begin(&jw, &w->id);
 	if (!session_read_result(&jw, w->sp, w->after_seq, w->has_max, w->max_bytes, waited_out,
 				 &last))
 		return;
-	rpc_result_end(&jw);
-	conn_send_buf(w->c, &pr->scratch);
-	if (last)
+	if (conn_result_end(w->c, &w->id, &jw) && last)
 		session_read_sent(w->c, w->sp, last);
 	session_waiter_free(w);
 }
@@ -436,10 +482,7 @@ int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, 
 	loop_timer_init(&w->timer, session_waiter_timeout);
 	dlist_add_tail(&c->waiters, &w->conn_link);
 	dlist_add_tail(&sp->waiters, &w->proc_link);
-	if (loop_timer_arm(c->pr->loop, &w->timer, wait_ms) < 0) {
-		session_waiter_free(w);
-		return -ENOMEM;
-	}
+	loop_timer_arm(c->pr->loop, &w->timer, wait_ms);
 	return 0;
 }
 
@@ -639,6 +682,11 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 		struct conn *cn = s->conn;
 		int r = cn->binary_output && cn->io->bin_begin ? session_output_binary(sp, cn, c)
 							       : session_output_json(sp, cn, c);
+		/* Not queued (nothing of it is: a message goes whole or not at
+		 * all): the connection closes, and the chunk stays undelivered in
+		 * the log for process/read after a resume. */
+		if (r < 0)
+			conn_send_failed(cn, r);
 		if (r == 0)
 			session_mark_queued(sp, cn->io->queued_end(cn->io_ctx), c->seq, false);
 	}
@@ -688,7 +736,7 @@ static void session_notify_simple(struct sess_proc *sp, const char *method, uint
 	}
 	jw_obj_close(&w);
 	rpc_notification_end(&w);
-	conn_send_buf(s->conn, &pr->scratch);
+	conn_send_note(s->conn, &w);
 }
 
 static void session_on_exited(void *ctx, struct proc *p, uint64_t seq, int code, int signo)

@@ -4,6 +4,8 @@
  * method and an id of a valid type; an id written back into an error reply
  * parses to the same id; params decoding either succeeds or leaves a
  * non-empty error text; a decoded processId/argv/env has the types asked for.
+ * Valid JSON with the shape of a request is a request, \u0000 or not (the
+ * method and id keep their whole length), so it is always answered by id.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,10 +51,30 @@ static void check_params(const json_t *params)
 		abort();
 }
 
+/* What jansson alone says: a request shape (an object with a string method
+ * and a string or integer id); then its method's length in *method_len. */
+static bool looks_like_request(const uint8_t *data, size_t size, size_t *method_len)
+{
+	json_t *v = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	json_t *method = json_object_get(v, "method"), *id = json_object_get(v, "id");
+	bool req = json_is_object(v) && json_is_string(method) &&
+		   (json_is_string(id) || json_is_integer(id));
+	if (req)
+		*method_len = json_string_length(method);
+	json_decref(v);
+	return req;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rpc_msg m;
+	size_t method_len = 0;
 	rpc_parse((const char *)data, size, &m);
+	if (looks_like_request(data, size, &method_len) &&
+	    (m.kind != RPC_REQUEST || m.method_len != method_len))
+		abort();
+	if (m.nul_key_found && memchr(m.nul_key_in, '\0', sizeof(m.nul_key_in)) == NULL)
+		abort();
 	switch (m.kind) {
 	case RPC_INVALID:
 		if (!m.reason[0])

@@ -1418,6 +1418,74 @@ CASE(sigterm_with_running_processes)
 	rpc_free(r);
 }
 
+/* ==== 12. idle outputs keep the server idle ==== */
+
+/* utime + stime of pid in clock ticks, from /proc/<pid>/stat, or -1. */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command's closing parenthesis: 3 state ... 14 utime 15 stime. */
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
+/* Processes that hold their pipes or their PTY open and write nothing (and
+ * one whose leader exited while a grandchild keeps the pipes): however the
+ * kernel answers a read with nothing to read, the loop waits on the fds and
+ * the server's CPU time over two seconds stays near zero. Not a speed
+ * figure: a busy loop burns all of those two seconds, the bound is a tenth
+ * of them. The wait is two long-polls that time out (events, not sleeps). */
+CASE(idle_outputs_keep_the_server_idle)
+{
+	static const char *const sleeper[] = { "sleep", "30", NULL };
+	static const char *const orphaner[] = { "sh", "-c", "sleep 30 & exit 0", NULL };
+	long long before, after, ticks = sysconf(_SC_CLK_TCK);
+	int64_t t0, t1;
+	json_t *p;
+	struct rpc *r;
+
+	REQUIRE(up(NULL));
+	r = rpc_open(srv.url);
+	REQUIRE(r);
+	CHECK(start_ok(r, start_params("pipe", sleeper, true)));
+	p = start_params("pty", sleeper, false);
+	json_object_set_new(p, "tty", json_true());
+	CHECK(start_ok(r, p));
+	CHECK(start_ok(r, start_params("orphan", orphaner, false)));
+	json_decref(rpc_wait_notification(r, "process/exited", "orphan", T_MS));
+	before = cpu_ticks(srv.pid);
+	t0 = wsc_now_ms();
+	for (int i = 0; i < 2; i++) {
+		json_t *resp = rpc_call(r, "process/read", json_pack("{s:s, s:i, s:i}", "processId",
+			"pty", "afterSeq", 1000000, "waitMs", 1000), T_MS);
+		CHECKF(json_object_get(resp, "result"), "read: %s", js(resp));
+		json_decref(resp);
+	}
+	t1 = wsc_now_ms();
+	after = cpu_ticks(srv.pid);
+	REQUIRE(before >= 0 && after >= 0);
+	tap_diag("server CPU %lld ms over %lld ms with idle outputs",
+		 (after - before) * 1000 / ticks, (long long)(t1 - t0));
+	CHECKF((after - before) * 1000 / ticks < (t1 - t0) / 10,
+	       "server used %lld ms of CPU in %lld ms: its loop is busy",
+	       (after - before) * 1000 / ticks, (long long)(t1 - t0));
+	rpc_free(r);
+}
+
 static const struct tap_case cases[] = {
 	{ "slow_reader_rss_bounded", slow_reader_rss_bounded },
 	{ "stdin_flood_held_then_stdin_closed", stdin_flood_held_then_stdin_closed },
@@ -1430,6 +1498,7 @@ static const struct tap_case cases[] = {
 	{ "hundred_drops_while_streaming", hundred_drops_while_streaming },
 	{ "drops_during_long_poll_and_output", drops_during_long_poll_and_output },
 	{ "sigterm_with_running_processes", sigterm_with_running_processes },
+	{ "idle_outputs_keep_the_server_idle", idle_outputs_keep_the_server_idle },
 	{ NULL, NULL }
 };
 

@@ -164,12 +164,104 @@ static void test_params(void)
 	json_decref(p);
 }
 
+/* \u0000 anywhere in a string is decoded, with the length kept. */
+static void test_nul_strings(void)
+{
+	struct rpc_msg m;
+	const char *s = "{\"id\":\"a\\u0000b\",\"method\":\"x\\u0000y\","
+			"\"params\":{\"processId\":\"p\\u0000\"}}";
+	rpc_parse(s, strlen(s), &m);
+	REQUIRE(m.kind == RPC_REQUEST);
+	CHECK(m.id.is_str && m.id.len == 3 && memcmp(m.id.str, "a\0b", 3) == 0);
+	CHECK(m.method_len == 3 && memcmp(m.method, "x\0y", 3) == 0);
+	CHECK(!m.nul_key_found);
+	struct pd_err e;
+	const char *str;
+	size_t len;
+	CHECK(pd_string(m.params, "processId", true, &str, &len, &e) == 0 && len == 2);
+	/* Without a length the caller wants a C string: refused, naming the field. */
+	CHECK(pd_string(m.params, "processId", true, &str, NULL, &e) < 0);
+	CHECKF(strcmp(e.msg, "`processId` must not contain a NUL byte") == 0, "%s", e.msg);
+
+	/* The id goes back out exactly. */
+	struct buf b = { 0 };
+	rpc_write_error(&b, &m.id, -32601, "no");
+	const char *want = "{\"error\":{\"code\":-32601,\"message\":\"no\"},\"id\":\"a\\u0000b\"}";
+	CHECKF(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "got %.*s", (int)b.len,
+	       b.data);
+	buf_free(&b);
+	rpc_msg_free(&m);
+
+	json_t *p = json_loads("{\"argv\":[\"a\",\"b\\u0000\"],\"env\":{\"K\":\"\\u0000\"}}",
+			       JSON_ALLOW_NUL, NULL);
+	REQUIRE(p);
+	const json_t *arr;
+	CHECK(pd_strings(p, "argv", true, &arr, &e) < 0);
+	CHECKF(strcmp(e.msg, "`argv[1]` must not contain a NUL byte") == 0, "%s", e.msg);
+	CHECK(pd_string_map(p, "env", true, &arr, &e) < 0);
+	CHECKF(strcmp(e.msg, "`env.K` must not contain a NUL byte") == 0, "%s", e.msg);
+	json_decref(p);
+}
+
+/* jansson cannot keep a NUL in an object key: the message is still decoded,
+ * with the place of that key, so the request keeps its id. */
+static void test_nul_keys(void)
+{
+	struct rpc_msg m;
+	const char *s = "{\"id\":7,\"method\":\"process/start\",\"params\":{\"argv\":[\"[{,\"],"
+			"\"env\":{\"A\":\"\\u0000\",\"B\\u0000C\":\"1\"}}}";
+	rpc_parse(s, strlen(s), &m);
+	REQUIRE(m.kind == RPC_REQUEST);
+	CHECK(!m.id.is_str && m.id.num == 7);
+	CHECK(m.nul_key_found);
+	CHECKF(strcmp(m.nul_key_in, "params.env") == 0, "in `%s`", m.nul_key_in);
+	rpc_msg_free(&m);
+
+	s = "{\"id\":1,\"method\":\"x\",\"\\u0000\":[{\"a\":1}]}";
+	rpc_parse(s, strlen(s), &m);
+	CHECK(m.kind == RPC_REQUEST && m.nul_key_found && m.nul_key_in[0] == '\0');
+	rpc_msg_free(&m);
+
+	s = "{\"id\":1,\"method\":\"x\",\"params\":{\"l\":[{\"\\\\u0000\":1},{\"k\\u0000\":2}]}}";
+	rpc_parse(s, strlen(s), &m);
+	CHECK(m.kind == RPC_REQUEST && m.nul_key_found);
+	CHECKF(strcmp(m.nul_key_in, "params.l[]") == 0, "in `%s`", m.nul_key_in);
+	rpc_msg_free(&m);
+
+	/* An escaped backslash before u0000 is no NUL; bad JSON stays bad. */
+	s = "{\"id\":1,\"method\":\"x\",\"params\":{\"\\\\u0000\":1}}";
+	rpc_parse(s, strlen(s), &m);
+	CHECK(m.kind == RPC_REQUEST && !m.nul_key_found);
+	rpc_msg_free(&m);
+	s = "{\"id\":1,\"method\":\"x\",\"params\":{\"\\u0000\":1}";
+	rpc_parse(s, strlen(s), &m);
+	CHECK(m.kind == RPC_INVALID && !m.nul_key_found && m.reason[0]);
+	rpc_msg_free(&m);
+}
+
+static void test_show(void)
+{
+	char out[16];
+	CHECK(strcmp(pd_show("a\0b", 3, out, sizeof(out)), "a\\u0000b") == 0);
+	/* Cut to fit, never inside \u0000 or a UTF-8 sequence. */
+	CHECK(strcmp(pd_show("abcdefghijkl\0", 13, out, sizeof(out)), "abcdefghijkl") == 0);
+	CHECK(strcmp(pd_show("abcdefghijklmn\xc3\xa9", 16, out, sizeof(out)), "abcdefghijklmn") == 0);
+	CHECK(jw_utf8_prefix("ab\xe2\x82\xac", 5) == 5);
+	CHECK(jw_utf8_prefix("ab\xe2\x82", 4) == 2);
+	CHECK(jw_utf8_prefix("ab\xf0\x9f\x98", 5) == 2);
+	CHECK(jw_utf8_prefix("ab", 2) == 2);
+	CHECK(jw_utf8_prefix("", 0) == 0);
+}
+
 static const struct tap_case cases[] = {
 	{ "classify", test_classify },
 	{ "invalid", test_invalid },
 	{ "ids", test_ids },
 	{ "writer", test_writer },
 	{ "params", test_params },
+	{ "nul_strings", test_nul_strings },
+	{ "nul_keys", test_nul_keys },
+	{ "show", test_show },
 	{ NULL, NULL },
 };
 
