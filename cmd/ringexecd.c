@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <malloc.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "log.h"
 #include "conn.h"
 #include "engine.h"
+#include "flags.h"
 #include "listen.h"
 #include "loop.h"
 #include "metrics.h"
@@ -46,71 +46,146 @@ struct server {
 	struct listener *listeners[SYSD_MAX_FDS];
 	size_t nlisteners;
 	struct stdio_conn *stdio;		/* --listen stdio: the one connection */
+	struct conn *stdio_user;		/* ... and its protocol side */
 	struct loop_timer shutdown_timer;	/* polls for the end of shutdown */
 	uint64_t shutdown_started_ms;		/* 0 while serving */
 	bool killed;				/* SIGKILL sent during shutdown */
 	int exit_code;				/* main's result once the loop stops */
 };
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: ringexecd [options]\n"
 	"\n"
 	"A low-latency exec host: runs processes for agents over WebSocket JSON-RPC\n"
 	"(the codex exec-server protocol).\n"
-	"\n"
-	"  --listen URL           ws://IP:PORT (default ws://127.0.0.1:0; IPv6 as ws://[::1]:PORT);\n"
-	"                         unix:///path/to.sock (WebSocket on a unix socket, mode 0600;\n"
-	"                         a stale socket file is replaced, removed at exit); or stdio\n"
-	"                         (one connection: a JSON message per line on stdin/stdout, no\n"
-	"                         URL line, no resumable session; EOF on stdin kills its\n"
-	"                         processes and ends the server)\n"
-	"  --session-ttl SECONDS  how long a dropped connection's session and its processes\n"
-	"                         live, resumable with initialize.resumeSessionId (default 30;\n"
-	"                         0: its processes are killed at once)\n"
-	"  --retain-ms MS         keep a closed process's output this long (default 30000)\n"
-	"  --retain-bytes BYTES   output kept per process for process/read (default 1048576;\n"
-	"                         never a chunk no client has received)\n"
-	"  --max-retained BYTES   all processes' kept output together; beyond it output reads\n"
-	"                         pause (default 268435456)\n"
-	"  --exit-drain-ms MS     how long `exited` waits for output streams (default 50)\n"
-	"  --max-processes N      unclosed processes per session (default 1024)\n"
-	"  --max-message BYTES    largest WebSocket message; a frame announcing more is closed\n"
-	"                         with 1009 at its header (default 67108864)\n"
-	"  --send-high-water B    pause process output above this many queued bytes (default 4194304)\n"
-	"  --allow-origin ORIGIN  accept upgrades carrying this Origin (repeatable)\n"
-	"  --auth-token-file FILE require `Authorization: Bearer <token>` on the upgrade and\n"
-	"                         on GET /metrics, the token being FILE's content less one\n"
-	"                         trailing newline (or set env " AUTH_ENV "); then it admits\n"
-	"                         whoever presents it; /readyz and /livez stay open\n"
-	"  --allow-uid UID        without a token, upgrades and GET /metrics are accepted only\n"
-	"                         from peers whose socket belongs to root or to the server's\n"
-	"                         own user, others get HTTP 403 (peers on other hosts too);\n"
-	"                         also accept this user (repeatable)\n"
-	"  --head-timeout-ms MS   close a connection that has not sent its whole HTTP request\n"
-	"                         head this long after connecting, with 408 (default 10000;\n"
-	"                         0: no limit)\n"
-	"  --ping-interval-ms MS  ping each connection this often and close one that has\n"
-	"                         answered neither of the last two pings (default 30000; 0: off)\n"
-	"  --max-connections N    live connections; more get HTTP 503 (default 256)\n"
-	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
-	"  --version              print the version\n"
-	"  --help                 this text\n"
+	"\n";
+
+static const char usage_tail[] =
 	"\n"
 	"Started by systemd with sockets (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES), it serves\n"
 	"those instead of --listen's; with NOTIFY_SOCKET it sends READY=1 once listening and\n"
 	"STOPPING=1 when it starts to shut down. See ringexecd(8).\n";
 
-static int parse_u64(const char *flag, const char *s, uint64_t *out)
+/* What the command line says, before it becomes the parts' configs. */
+struct options {
+	const char *listen;		/* NULL: ws://127.0.0.1:0, unless socket-activated */
+	uint64_t session_ttl_s, retain_ms, retain_bytes, max_retained, exit_drain_ms;
+	uint64_t max_processes, max_message, send_high_water, ping_interval_ms;
+	uint64_t max_connections, head_timeout_ms;
+	const char *origins[MAX_ORIGINS + 1];	/* NULL-terminated */
+	size_t norigins;
+	uint32_t allow_uids[MAX_ALLOW_UIDS];
+	size_t nallow_uids;
+	const char *token_file;
+	int log_level;			/* enum log_level */
+	bool version, help;
+};
+
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+
+#define DAY_MS 86400000ull
+#define FLAG_NUM(n, v, t, lo, hi, h) { .name = n, .value = v, .kind = FLAG_U64, .target = t, \
+				       .min = lo, .max = hi, .help = h }
+
+/* The flags, in --help's order. A range's bounds are what the parts
+ * accept (0 where 0 means "off" or "at once"). */
+static size_t options_table(struct options *o, struct flag *t)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-') {
-		fprintf(stderr, "ringexecd: invalid value `%s` for %s\n", s, flag);
-		return -1;
+	const struct flag table[] = {
+	{ "listen", "URL", FLAG_STRING, &o->listen, .help =
+	  "ws://IP:PORT (default ws://127.0.0.1:0; IPv6 as ws://[::1]:PORT);\n"
+	  "unix:///path/to.sock (WebSocket on a unix socket, mode 0600;\n"
+	  "a stale socket file is replaced, removed at exit); or stdio\n"
+	  "(one connection: a JSON message per line on stdin/stdout, no\n"
+	  "URL line, no resumable session; EOF on stdin kills its\n"
+	  "processes and ends the server)" },
+	FLAG_NUM("session-ttl", "SECONDS", &o->session_ttl_s, 0, 86400 * 365,
+	  "how long a dropped connection's session and its processes\n"
+	  "live, resumable with initialize.resumeSessionId (default 30;\n"
+	  "0: its processes are killed at once)"),
+	FLAG_NUM("retain-ms", "MS", &o->retain_ms, 0, 365 * DAY_MS,
+	  "keep a closed process's output this long (default 30000)"),
+	FLAG_NUM("retain-bytes", "BYTES", &o->retain_bytes, 0, (uint64_t)1 << 40,
+	  "output kept per process for process/read (default 1048576;\n"
+	  "never a chunk no client has received)"),
+	FLAG_NUM("max-retained", "BYTES", &o->max_retained, 1, (uint64_t)1 << 44,
+	  "all processes' kept output together; beyond it output reads\n"
+	  "pause (default 268435456)"),
+	FLAG_NUM("exit-drain-ms", "MS", &o->exit_drain_ms, 0, DAY_MS,
+	  "how long `exited` waits for output streams (default 50)"),
+	FLAG_NUM("max-processes", "N", &o->max_processes, 0, 1u << 20,
+	  "unclosed processes per session (default 1024)"),
+	FLAG_NUM("max-message", "BYTES", &o->max_message, 1, (uint64_t)1 << 40,
+	  "largest WebSocket message; a frame announcing more is closed\n"
+	  "with 1009 at its header (default 67108864)"),
+	FLAG_NUM("send-high-water", "B", &o->send_high_water, 1, (uint64_t)1 << 40,
+	  "pause process output above this many queued bytes (default 4194304)"),
+	{ "allow-origin", "ORIGIN", FLAG_STRINGS, o->origins, .count = &o->norigins,
+	  .cap = MAX_ORIGINS, .help =
+	  "accept upgrades carrying this Origin (repeatable)" },
+	{ "auth-token-file", "FILE", FLAG_STRING, &o->token_file, .help =
+	  "require `Authorization: Bearer <token>` on the upgrade and\n"
+	  "on GET /metrics, the token being FILE's content less one\n"
+	  "trailing newline (or set env " AUTH_ENV "); then it admits\n"
+	  "whoever presents it; /readyz and /livez stay open" },
+	{ "allow-uid", "UID", FLAG_U32S, o->allow_uids, .min = 0, .max = UINT32_MAX - 1,
+	  .count = &o->nallow_uids, .cap = MAX_ALLOW_UIDS, .help =
+	  "without a token, upgrades and GET /metrics are accepted only\n"
+	  "from peers whose socket belongs to root or to the server's\n"
+	  "own user, others get HTTP 403 (peers on other hosts too);\n"
+	  "also accept this user (repeatable)" },
+	FLAG_NUM("head-timeout-ms", "MS", &o->head_timeout_ms, 0, DAY_MS,
+	  "close a connection that has not sent its whole HTTP request\n"
+	  "head this long after connecting, with 408 (default 10000;\n"
+	  "0: no limit)"),
+	FLAG_NUM("ping-interval-ms", "MS", &o->ping_interval_ms, 0, DAY_MS,
+	  "ping each connection this often and close one that has\n"
+	  "answered neither of the last two pings (default 30000; 0: off)"),
+	FLAG_NUM("max-connections", "N", &o->max_connections, 1, 1000000,
+	  "live connections; more get HTTP 503 (default 256)"),
+	{ "log-level", "LEVEL", FLAG_CHOICE, &o->log_level, .choices = log_levels,
+	  .help = "error|warn|info|debug (default info)" },
+	{ "version", NULL, FLAG_SWITCH, &o->version, .help = "print the version" },
+	{ "help", NULL, FLAG_SWITCH, &o->help, .help = "this text" },
+	};
+	memcpy(t, table, sizeof(table));
+	return sizeof(table) / sizeof(table[0]);
+}
+
+#define MAX_FLAGS 32
+
+/* Parse the command line into o (defaults first). false when main is to
+ * return *status at once: 0 after --help or --version, 2 after a message. */
+static bool options_read(struct options *o, int argc, char **argv, int *status)
+{
+	*o = (struct options){
+		.session_ttl_s = 30, .retain_ms = 30000, .retain_bytes = 1u << 20,
+		.max_retained = (uint64_t)256 << 20, .exit_drain_ms = 50, .max_processes = 1024,
+		.max_message = 64u << 20, .send_high_water = 4u << 20,
+		.ping_interval_ms = 30000, .max_connections = 256, .head_timeout_ms = 10000,
+		.log_level = LOG_INFO,
+	};
+	struct flag table[MAX_FLAGS];
+	size_t n = options_table(o, table);
+	char err[256];
+	*status = 0;
+	if (flags_parse(table, n, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringexecd: %s\n", err);
+		*status = 2;
+		return false;
 	}
-	*out = v;
-	return 0;
+	if (o->version) {
+		printf("ringexecd %s\n", RINGEXEC_VERSION);
+		return false;
+	}
+	if (o->help) {
+		fputs(usage_head, stdout);
+		flags_usage(stdout, table, n);
+		fputs(usage_tail, stdout);
+		return false;
+	}
+	log_set_level((enum log_level)o->log_level);
+	return true;
 }
 
 /* ---- wiring ws <-> conn ---- */
@@ -266,35 +341,49 @@ static const struct conn_io stdio_conn_io = {
 	.close = sio_close,
 };
 
+/* The stdio connection's user pointer is the server, which holds the
+ * protocol connection: closed() must reach both. */
 static void *on_stdio_open(void *ctx, struct stdio_conn *st, const char *peer)
 {
+	struct server *srv = ctx;
 	log_info("serving one connection on stdin/stdout");
-	return conn_new(((struct server *)ctx)->proto, &stdio_conn_io, st, peer);
+	srv->stdio_user = conn_new(srv->proto, &stdio_conn_io, st, peer);
+	return srv->stdio_user ? srv : NULL;
 }
 
 static void on_stdio_message(void *user, const char *data, size_t len)
 {
-	conn_on_message(user, data, len);
+	conn_on_message(((struct server *)user)->stdio_user, data, len);
 }
 
-static struct server *stdio_server;	/* closed() gets only the conn */
+static void on_stdio_drained(void *user)
+{
+	conn_on_drained(((struct server *)user)->stdio_user);
+}
+
+static void on_stdio_sent(void *user)
+{
+	conn_on_sent(((struct server *)user)->stdio_user);
+}
 
 /* The one connection is gone: its session (TTL 0) has had its processes
  * killed; the server ends once they are reaped and the output is out.
  * End of input and a vanished reader exit 0, other failures 1. */
 static void on_stdio_closed(void *user, int err)
 {
-	conn_on_closed(user);
+	struct server *srv = user;
+	conn_on_closed(srv->stdio_user);
+	srv->stdio_user = NULL;
 	if (err && err != -EPIPE)
-		stdio_server->exit_code = 1;
-	start_shutdown(stdio_server);
+		srv->exit_code = 1;
+	start_shutdown(srv);
 }
 
 static const struct stdio_handler stdio_handler = {
 	.open = on_stdio_open,
 	.message = on_stdio_message,
-	.drained = on_ws_drained,
-	.sent = on_ws_sent,
+	.drained = on_stdio_drained,
+	.sent = on_stdio_sent,
 	.closed = on_stdio_closed,
 };
 
@@ -469,209 +558,94 @@ static void ensure_std_fds(void)
 	}
 }
 
-int main(int argc, char **argv)
-{
-	const char *listen_url = NULL;	/* default ws://127.0.0.1:0, unless socket-activated */
-	const char *token_file = NULL;
-	static char token_buf[WS_AUTH_TOKEN_MAX + 2];
-	const char *origins[MAX_ORIGINS + 1] = { 0 };
-	size_t norigins = 0;
-	static uint32_t allow_uids[MAX_ALLOW_UIDS];
-	struct engine_config ecfg = {
-		.retain_bytes = 1u << 20,
-		.retain_chunks = 50000,
-		.max_retained = (size_t)256 << 20,
-		.exit_drain_ms = 50,
-	};
-	struct proto_config pcfg = {
-		.retain_ms = 30000,
-		.session_ttl_ms = 30000,
-		.retain_bytes = 1u << 20,
-		.max_processes = 1024,
-		.send_high_water = 4u << 20,
-		.max_spawn_bytes = 1u << 20,
-	};
-	enum { O_LISTEN = 256, O_TTL, O_RETAIN_MS, O_RETAIN_BYTES, O_DRAIN, O_MAXPROC, O_MAXMSG,
-	       O_HIGH, O_ORIGIN, O_LOG, O_VERSION, O_HELP, O_TOKEN_FILE, O_PING, O_MAXCONN,
-	       O_MAXRET, O_ALLOW_UID, O_HEAD_TIMEOUT };
-	static const struct option opts[] = {
-		{ "listen", required_argument, 0, O_LISTEN },
-		{ "session-ttl", required_argument, 0, O_TTL },
-		{ "retain-ms", required_argument, 0, O_RETAIN_MS },
-		{ "retain-bytes", required_argument, 0, O_RETAIN_BYTES },
-		{ "max-retained", required_argument, 0, O_MAXRET },
-		{ "exit-drain-ms", required_argument, 0, O_DRAIN },
-		{ "max-processes", required_argument, 0, O_MAXPROC },
-		{ "max-message", required_argument, 0, O_MAXMSG },
-		{ "send-high-water", required_argument, 0, O_HIGH },
-		{ "allow-origin", required_argument, 0, O_ORIGIN },
-		{ "auth-token-file", required_argument, 0, O_TOKEN_FILE },
-		{ "ping-interval-ms", required_argument, 0, O_PING },
-		{ "max-connections", required_argument, 0, O_MAXCONN },
-		{ "allow-uid", required_argument, 0, O_ALLOW_UID },
-		{ "head-timeout-ms", required_argument, 0, O_HEAD_TIMEOUT },
-		{ "log-level", required_argument, 0, O_LOG },
-		{ "version", no_argument, 0, O_VERSION },
-		{ "help", no_argument, 0, O_HELP },
-		{ 0, 0, 0, 0 },
-	};
-	int opt;
-	uint64_t v;
-	enum log_level level;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case O_LISTEN:
-			listen_url = optarg;
-			break;
-		case O_TTL:
-			if (parse_u64("--session-ttl", optarg, &v) < 0 || v > 86400 * 365)
-				return 2;
-			pcfg.session_ttl_ms = v * 1000;
-			break;
-		case O_RETAIN_MS:
-			if (parse_u64("--retain-ms", optarg, &pcfg.retain_ms) < 0)
-				return 2;
-			break;
-		case O_MAXRET:
-			if (parse_u64("--max-retained", optarg, &v) < 0 || v == 0)
-				return 2;
-			ecfg.max_retained = v;
-			break;
-		case O_RETAIN_BYTES:
-			if (parse_u64("--retain-bytes", optarg, &v) < 0)
-				return 2;
-			ecfg.retain_bytes = v;
-			pcfg.retain_bytes = v;
-			break;
-		case O_DRAIN:
-			if (parse_u64("--exit-drain-ms", optarg, &v) < 0)
-				return 2;
-			ecfg.exit_drain_ms = (unsigned)v;
-			break;
-		case O_MAXPROC:
-			if (parse_u64("--max-processes", optarg, &v) < 0)
-				return 2;
-			pcfg.max_processes = v;
-			break;
-		case O_MAXMSG:
-			if (parse_u64("--max-message", optarg, &v) < 0 || v == 0)
-				return 2;
-			ws_cfg.max_message = v;
-			break;
-		case O_HIGH:
-			if (parse_u64("--send-high-water", optarg, &v) < 0 || v == 0)
-				return 2;
-			pcfg.send_high_water = v;
-			ws_cfg.high_water = v;
-			break;
-		case O_ORIGIN:
-			if (norigins == MAX_ORIGINS) {
-				fprintf(stderr, "ringexecd: too many --allow-origin\n");
-				return 2;
-			}
-			origins[norigins++] = optarg;
-			break;
-		case O_TOKEN_FILE:
-			token_file = optarg;
-			break;
-		case O_PING:
-			if (parse_u64("--ping-interval-ms", optarg, &v) < 0 || v > 86400000)
-				return 2;
-			ws_cfg.ping_interval_ms = (unsigned)v;
-			break;
-		case O_MAXCONN:
-			if (parse_u64("--max-connections", optarg, &v) < 0 || v == 0 || v > 1000000)
-				return 2;
-			ws_cfg.max_connections = v;
-			break;
-		case O_ALLOW_UID:
-			if (parse_u64("--allow-uid", optarg, &v) < 0 || v >= UINT32_MAX)
-				return 2;
-			if (ws_cfg.n_allow_uids == MAX_ALLOW_UIDS) {
-				fprintf(stderr, "ringexecd: too many --allow-uid\n");
-				return 2;
-			}
-			allow_uids[ws_cfg.n_allow_uids++] = (uint32_t)v;
-			break;
-		case O_HEAD_TIMEOUT:
-			if (parse_u64("--head-timeout-ms", optarg, &v) < 0 || v > 86400000)
-				return 2;
-			ws_cfg.head_timeout_ms = (unsigned)v;
-			break;
-		case O_LOG:
-			if (log_parse_level(optarg, &level) < 0) {
-				fprintf(stderr, "ringexecd: --log-level must be error, warn, info or debug\n");
-				return 2;
-			}
-			log_set_level(level);
-			break;
-		case O_VERSION:
-			printf("ringexecd %s\n", RINGEXEC_VERSION);
-			return 0;
-		case O_HELP:
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ringexecd: unexpected argument `%s`\n", argv[optind]);
-		return 2;
-	}
-	ws_cfg.allow_origins = origins;
-	ws_cfg.allow_uids = allow_uids;
+/* Everything the command line decides, in the parts' own terms. */
+struct server_config {
+	struct engine_config engine;
+	struct proto_config proto;
+	const char *listen_url;
+	enum listen_kind kind;
+	const char *token_file;
+	struct sysd_fd act[SYSD_MAX_FDS];	/* the sockets systemd passed */
+	size_t nact;
+	const char *hide[3 + SYSD_MAX_FDS];	/* paths sandboxes must not see */
+	char passed_paths[SYSD_MAX_FDS][108];
+	char token[WS_AUTH_TOKEN_MAX + 2];
+};
 
+/* The parts' configs from the options, systemd's sockets and the token.
+ * 0, or 2 after a message. */
+static int server_configure(struct server_config *c, struct options *o)
+{
 	char err[256];
 	int loopback;
-	enum listen_kind kind;
-	static struct sysd_fd act[SYSD_MAX_FDS];
-	size_t nact;
-	if (sysd_listen_fds(act, &nact, err, sizeof(err)) < 0) {
+	c->engine = (struct engine_config){
+		.retain_bytes = o->retain_bytes,
+		.retain_chunks = 50000,
+		.max_retained = o->max_retained,
+		.exit_drain_ms = (unsigned)o->exit_drain_ms,
+		.on_shutdown_signal = on_shutdown_signal,
+	};
+	c->proto = (struct proto_config){
+		.retain_ms = o->retain_ms,
+		.session_ttl_ms = o->session_ttl_s * 1000,
+		.retain_bytes = o->retain_bytes,
+		.max_processes = o->max_processes,
+		.send_high_water = o->send_high_water,
+		.max_spawn_bytes = 1u << 20,
+	};
+	ws_cfg.max_message = o->max_message;
+	ws_cfg.high_water = o->send_high_water;
+	ws_cfg.ping_interval_ms = (unsigned)o->ping_interval_ms;
+	ws_cfg.max_connections = o->max_connections;
+	ws_cfg.head_timeout_ms = (unsigned)o->head_timeout_ms;
+	ws_cfg.allow_origins = o->origins;
+	ws_cfg.allow_uids = o->allow_uids;
+	ws_cfg.n_allow_uids = o->nallow_uids;
+	c->token_file = o->token_file;
+
+	if (sysd_listen_fds(c->act, &c->nact, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringexecd: %s\n", err);
 		return 2;
 	}
-	if (nact && listen_url) {
+	if (c->nact && o->listen) {
 		fprintf(stderr, "ringexecd: --listen %s and the %zu socket(s) systemd passed "
-			"(LISTEN_FDS): serve one or the other\n", listen_url, nact);
+			"(LISTEN_FDS): serve one or the other\n", o->listen, c->nact);
 		return 2;
 	}
-	if (!listen_url)
-		listen_url = "ws://127.0.0.1:0";
+	c->listen_url = o->listen ? o->listen : "ws://127.0.0.1:0";
 	if (sysd_notify_init(err, sizeof(err)) < 0)
 		fprintf(stderr, "ringexecd: warn: %s\n", err);
-	if (listen_parse_url(listen_url, err, sizeof(err), &kind, &loopback) < 0) {
+	if (listen_parse_url(c->listen_url, err, sizeof(err), &c->kind, &loopback) < 0) {
 		fprintf(stderr, "ringexecd: %s\n", err);
 		return 2;
 	}
-	if (load_auth_token(token_file, token_buf, sizeof(token_buf), &ws_cfg.auth_token) < 0)
+	if (load_auth_token(c->token_file, c->token, sizeof(c->token), &ws_cfg.auth_token) < 0)
 		return 2;
 	unsetenv(AUTH_ENV);	/* an envPolicy that inherits everything must not pass it on */
 	/* One connection and nothing to resume it over: its end is the end. */
-	if (kind == LISTEN_STDIO)
-		pcfg.session_ttl_ms = 0;
+	if (c->kind == LISTEN_STDIO)
+		c->proto.session_ttl_ms = 0;
 
-	ensure_std_fds();
-	signal(SIGPIPE, SIG_IGN);
-	/* Big blocks (send queues, whole-file reads) straight from and back to
-	 * the kernel: a fixed threshold, not glibc's, which grows after the
-	 * first big free and then keeps such blocks in the heap for good. */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	/* A sandboxed child must not reach the server itself: neither its
+	 * unix sockets (ours, or systemd's) nor its token. */
+	size_t nhide = 0;
+	if (c->kind == LISTEN_UNIX && strncmp(c->listen_url, "unix://", 7) == 0 && !c->nact)
+		c->hide[nhide++] = c->listen_url + 7;
+	for (size_t i = 0; i < c->nact; i++)
+		if (listen_unix_path(c->act[i].fd, c->passed_paths[i],
+				     sizeof(c->passed_paths[i])) == 0)
+			c->hide[nhide++] = c->passed_paths[i];
+	if (c->token_file)
+		c->hide[nhide++] = c->token_file;
+	c->engine.sandbox_hide = c->hide;
+	return 0;
+}
 
-	/* Children get the limit we started with; the server takes the hard limit. */
-	struct rlimit nofile;
-	getrlimit(RLIMIT_NOFILE, &nofile);
-	int ret = spawn_init(&nofile);
-	if (ret < 0) {
-		fprintf(stderr, "ringexecd: spawn set-up failed: %s\n", strerror(-ret));
-		return 1;
-	}
-	struct rlimit raised = { nofile.rlim_max, nofile.rlim_max };
-	setrlimit(RLIMIT_NOFILE, &raised);
-
-	struct server srv = { 0 };
-	ret = loop_new(&srv.loop, 4096);
+/* The loop, the engine, the protocol and the listeners (or the stdio
+ * connection), wired. 0, or 1 after a message. */
+static int server_start(struct server *srv, struct server_config *c)
+{
+	int ret = loop_new(&srv->loop, 4096);
 	if (ret < 0) {
 		fprintf(stderr,
 			"ringexecd: io_uring is unavailable: %s. It may be disabled by the "
@@ -680,22 +654,8 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		return 1;
 	}
-	ecfg.on_shutdown_signal = on_shutdown_signal;
-	ecfg.ctx = &srv;
-	/* A sandboxed child must not reach the server itself: neither its
-	 * unix sockets (ours, or systemd's) nor its token. */
-	const char *hide[3 + SYSD_MAX_FDS] = { NULL };
-	static char passed_paths[SYSD_MAX_FDS][108];
-	size_t nhide = 0;
-	if (kind == LISTEN_UNIX && strncmp(listen_url, "unix://", 7) == 0 && !nact)
-		hide[nhide++] = listen_url + 7;
-	for (size_t i = 0; i < nact; i++)
-		if (listen_unix_path(act[i].fd, passed_paths[i], sizeof(passed_paths[i])) == 0)
-			hide[nhide++] = passed_paths[i];
-	if (token_file)
-		hide[nhide++] = token_file;
-	ecfg.sandbox_hide = hide;
-	ret = engine_new(&srv.eng, srv.loop, &ecfg);
+	c->engine.ctx = srv;
+	ret = engine_new(&srv->eng, srv->loop, &c->engine);
 	if (ret < 0) {
 		fprintf(stderr, "ringexecd: engine set-up failed: %s\n", strerror(-ret));
 		return 1;
@@ -703,23 +663,22 @@ int main(int argc, char **argv)
 	/* A sandboxed command must not drive the server (connect back to it
 	 * over loopback, as whatever user the sandbox maps it to). */
 	ws_cfg.sandboxed_peer = on_sandboxed_peer;
-	ws_cfg.sandboxed_ctx = srv.eng;
-	ret = proto_new(&srv.proto, srv.eng, &pcfg);
-	if (ret < 0) {
+	ws_cfg.sandboxed_ctx = srv->eng;
+	if (proto_new(&srv->proto, srv->eng, &c->proto) < 0) {
 		fprintf(stderr, "ringexecd: out of memory\n");
 		return 1;
 	}
-	metrics_init(&srv.metrics, srv.eng, srv.proto);
+	metrics_init(&srv->metrics, srv->eng, srv->proto);
 	ws_cfg.metrics = metrics_write;
-	ws_cfg.metrics_ctx = &srv.metrics;
-	const char *waits = loop_has_waitid(srv.loop) ? "IORING_OP_WAITID" : "POLL_ADD on pidfd + waitid";
-	if (kind == LISTEN_STDIO) {
+	ws_cfg.metrics_ctx = &srv->metrics;
+	const char *waits = loop_has_waitid(srv->loop) ? "IORING_OP_WAITID"
+						       : "POLL_ADD on pidfd + waitid";
+	if (c->kind == LISTEN_STDIO) {
 		struct stdio_config scfg = {
 			.max_message = ws_cfg.max_message,
 			.high_water = ws_cfg.high_water,
 		};
-		stdio_server = &srv;
-		ret = stdio_start(&srv.stdio, srv.loop, 0, 1, &scfg, &stdio_handler, &srv);
+		ret = stdio_start(&srv->stdio, srv->loop, 0, 1, &scfg, &stdio_handler, srv);
 		if (ret < 0) {
 			fprintf(stderr, "ringexecd: cannot serve stdio: %s\n", strerror(-ret));
 			return 1;
@@ -731,17 +690,48 @@ int main(int argc, char **argv)
 		if (ret < 0)
 			log_warn("cannot look up TCP peers' users (sock_diag: %s): TCP upgrades "
 				 "without a bearer token will be refused", strerror(-ret));
-		if (start_listeners(&srv, listen_url, act, nact, waits))
+		if (start_listeners(srv, c->listen_url, c->act, c->nact, waits))
 			return 1;
 	}
 	sysd_notify("READY=1");
+	return 0;
+}
 
-	ret = loop_run(srv.loop);
-	stop_listeners(&srv);
-	stdio_free(srv.stdio);
-	proto_free(srv.proto);
-	engine_free(srv.eng);
-	loop_free(srv.loop);
+/* In the reverse order of server_start; any part may be missing. */
+static void server_free(struct server *srv)
+{
+	stop_listeners(srv);
+	stdio_free(srv->stdio);
+	if (srv->proto)
+		proto_free(srv->proto);
+	if (srv->eng)
+		engine_free(srv->eng);
+	if (srv->loop)
+		loop_free(srv->loop);
 	peer_close();
-	return ret < 0 ? 1 : srv.exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static struct options opts;
+	static struct server_config cfg;
+	int status;
+	if (!options_read(&opts, argc, argv, &status))
+		return status;
+	if ((status = server_configure(&cfg, &opts)) != 0)
+		return status;
+
+	ensure_std_fds();
+	signal(SIGPIPE, SIG_IGN);
+	/* Big blocks (send queues, whole-file reads) straight from and back to
+	 * the kernel: a fixed threshold, not glibc's, which grows after the
+	 * first big free and then keeps such blocks in the heap for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+
+	struct server srv = { 0 };
+	status = server_start(&srv, &cfg);
+	if (status == 0)
+		status = loop_run(srv.loop) < 0 ? 1 : srv.exit_code;
+	server_free(&srv);
+	return status;
 }

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "spawn.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,8 +113,31 @@ static void engine_sig_arm(struct engine *eng)
 	eng->sig_inflight = true;
 }
 
+/* The first engine sets spawning up (unless the caller did): children
+ * keep the fd limit the process started with, the server takes the hard
+ * one, so a busy server does not run out of fds before its children do. */
+static int engine_spawn_setup(void)
+{
+	struct rlimit nofile;
+	if (spawn_ready())
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
+		return -errno;
+	int ret = spawn_init(&nofile);
+	if (ret < 0)
+		return ret;
+	struct rlimit raised = { nofile.rlim_max, nofile.rlim_max };
+	if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+		log_warn("cannot raise the fd limit to %llu: %s",
+			 (unsigned long long)nofile.rlim_max, strerror(errno));
+	return 0;
+}
+
 int engine_new(struct engine **out, struct loop *lp, const struct engine_config *cfg)
 {
+	int ret = engine_spawn_setup();
+	if (ret < 0)
+		return ret;
 	struct engine *eng = calloc(1, sizeof(*eng));
 	if (!eng)
 		return -ENOMEM;
@@ -124,7 +149,6 @@ int engine_new(struct engine **out, struct loop *lp, const struct engine_config 
 	eng->unstarve.fn = engine_unstarve;
 	loop_timer_init(&eng->orphan_timer, engine_orphan_timer);
 	loop_timer_init(&eng->trim, engine_trim);
-	int ret;
 
 	eng->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (eng->devnull < 0) {

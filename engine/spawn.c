@@ -109,6 +109,11 @@ int spawn_init(const struct rlimit *child_nofile)
 	return 0;
 }
 
+bool spawn_ready(void)
+{
+	return spawn_g.map != NULL;
+}
+
 /* Only a signal the server ignores or catches needs a reset in the child
  * (exec resets caught ones too, but the child unblocks signals before its
  * exec). Asking the kernel about all 64 in every child cost ~15 us a spawn,

@@ -78,6 +78,8 @@ struct spawn_result {
  * before raising the server's own), map the child stack, and note which
  * signal dispositions children must reset (spawn_note_signals). 0 or -errno. */
 int spawn_init(const struct rlimit *child_nofile);
+/* spawn_init() has succeeded. */
+bool spawn_ready(void);
 /* Take note of the signals the process ignores or catches now: children
  * reset exactly those (and glibc's internal 32 and 33) to SIG_DFL. Call it
  * again after changing a disposition to SIG_IGN or a handler. */
