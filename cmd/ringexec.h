@@ -46,6 +46,13 @@ struct cli {
 	{ "token-file", required_argument, NULL, CLI_OPT_TOKEN_FILE }, \
 	{ "help", no_argument, NULL, 'h' }
 bool cli_common_opt(struct cli *cli, int opt, const char *arg);
+/* Parse the options of a subcommand that has only the common ones: -1 to
+ * go on (optind at its first argument), or the exit code (after --help or
+ * a usage error). */
+int cli_common_only(struct cli *cli, const char *cmd, const char *usage, int argc, char **argv);
+
+/* Write all n bytes (retrying EINTR and short writes); false on an error. */
+bool cli_write_all(int fd, const char *p, size_t n);
 
 /* "ringexec: <message>" on stderr, one line. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

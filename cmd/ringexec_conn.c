@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,42 @@ bool cli_common_opt(struct cli *cli, int opt, const char *arg)
 	default:
 		return false;
 	}
+}
+
+int cli_common_only(struct cli *cli, const char *cmd, const char *usage, int argc, char **argv)
+{
+	static const struct option longs[] = { CLI_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
+	int opt;
+
+	optind = 0;	/* 0: glibc forgets main's "+" ordering too */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (opt == ':' || !cli_common_opt(cli, opt, optarg)) {
+			cli_usage_error(cmd, "%s '%s'", opt == ':' ? "no value for" : "unknown option",
+					argv[optind - 1]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+bool cli_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
 }
 
 void cli_error(const char *fmt, ...)

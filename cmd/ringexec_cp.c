@@ -90,21 +90,6 @@ static int cp_slurp(int fd, char **data, size_t *len)
 	return 0;
 }
 
-static bool cp_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 /* Is uri a directory on the server? (Errors count as no: the write says why.) */
 static bool cp_remote_is_dir(struct rpc *r, const char *uri)
 {
@@ -193,7 +178,7 @@ static int cp_download(struct rpc *r, const char *cwd, const char *remote, const
 		cli_error("cp: %s: %s", target, strerror(errno));
 		goto out;
 	}
-	if (!cp_write_all(fd, data, len) || (fd > 1 && close(fd) < 0))
+	if (!cli_write_all(fd, data, len) || (fd > 1 && close(fd) < 0))
 		cli_error("cp: %s: %s", target, strerror(errno));
 	else
 		code = CLI_EXIT_OK;
@@ -207,25 +192,13 @@ out:
 
 int cli_cp(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longs[] = { CLI_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	const char *cwd, *src, *dst;
 	struct rpc *r;
 	json_t *init;
-	int opt, code;
+	int code;
 
-	optind = 0;	/* 0: glibc forgets main's "+" ordering too */
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(cp_usage, stdout);
-			return CLI_EXIT_OK;
-		}
-		if (opt == ':' || !cli_common_opt(cli, opt, optarg)) {
-			cli_usage_error("cp", "%s '%s'", opt == ':' ? "no value for" : "unknown option",
-					argv[optind - 1]);
-			return CLI_EXIT_USAGE;
-		}
-	}
+	if ((code = cli_common_only(cli, "cp", cp_usage, argc, argv)) >= 0)
+		return code;
 	if (argc - optind != 2) {
 		cli_usage_error("cp", "expected LOCAL :REMOTE or :REMOTE LOCAL");
 		return CLI_EXIT_USAGE;

@@ -105,21 +105,6 @@ static void follow_write(struct follow *f, const char *data, size_t len, bool cl
 
 /* ---- what the server sends ---- */
 
-static bool follow_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 /* One output chunk (base64) of stream to stdout or stderr. */
 static void follow_output(struct follow *f, const char *stream, const char *chunk)
 {
@@ -127,7 +112,7 @@ static void follow_output(struct follow *f, const char *stream, const char *chun
 	char *bytes = chunk ? rpc_unb64(chunk, &n) : NULL;
 	int fd = stream && !strcmp(stream, "stderr") ? 2 : 1;
 
-	if (bytes && !follow_write_all(fd, bytes, n) && f->leave < 0) {
+	if (bytes && !cli_write_all(fd, bytes, n) && f->leave < 0) {
 		/* Our reader went away: end the process as a pipe's SIGPIPE would. */
 		follow_signal(f, "terminate");
 		f->leave = 128 + SIGPIPE;

@@ -24,24 +24,12 @@ static const char health_usage[] =
 
 int cli_health(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longs[] = { CLI_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	static const char req[] = "GET /readyz HTTP/1.1\r\nHost: ringexec\r\nConnection: close\r\n\r\n";
 	char *body = NULL;
-	int opt, status;
+	int status;
 
-	optind = 0;	/* 0: glibc forgets main's "+" ordering too */
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(health_usage, stdout);
-			return CLI_EXIT_OK;
-		}
-		if (opt == ':' || !cli_common_opt(cli, opt, optarg)) {
-			cli_usage_error("health", "%s '%s'", opt == ':' ? "no value for" : "unknown option",
-					argv[optind - 1]);
-			return CLI_EXIT_USAGE;
-		}
-	}
+	if ((status = cli_common_only(cli, "health", health_usage, argc, argv)) >= 0)
+		return status;
 	if (optind < argc) {
 		cli_usage_error("health", "unexpected argument '%s'", argv[optind]);
 		return CLI_EXIT_USAGE;
