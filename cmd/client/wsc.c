@@ -654,80 +654,146 @@ static char *wsc_dup(const void *p, size_t n)
 	return d;
 }
 
+/* A frame header at rbuf[rpos]: checked and consumed, its payload next.
+ * 1: in_payload set; 0: need more input; <0: failed. */
+static int wsc_parse_header(struct wsc *c)
+{
+	const uint8_t *p = c->rbuf + c->rpos;
+	size_t avail = c->rlen - c->rpos, hlen = 2;
+	uint64_t plen;
+
+	if (avail < 2)
+		return 0;
+	if (p[1] & 0x80)	/* servers must not mask */
+		return wsc_fail(c, -EPROTO, 1002);
+	plen = p[1] & 0x7f;
+	if (plen == 126)
+		hlen = 4;
+	else if (plen == 127)
+		hlen = 10;
+	if (avail < hlen)
+		return 0;
+	if (plen == 126) {
+		plen = (uint64_t)p[2] << 8 | p[3];
+	} else if (plen == 127) {
+		plen = 0;
+		for (int i = 2; i < 10; i++)
+			plen = plen << 8 | p[i];
+		if (plen >> 63)
+			return wsc_fail(c, -EPROTO, 1002);
+	}
+	bool fin = p[0] & 0x80;
+	uint8_t op = p[0] & 0x0f;
+	if (p[0] & 0x70)	/* no extension was negotiated */
+		return wsc_fail(c, -EPROTO, 1002);
+	switch (op) {
+	case OP_CONT:
+		if (!c->mop)
+			return wsc_fail(c, -EPROTO, 1002);
+		break;
+	case OP_TEXT:
+	case OP_BINARY:
+		if (c->mop)
+			return wsc_fail(c, -EPROTO, 1002);
+		c->mop = op;
+		c->mlen = 0;
+		break;
+	case OP_CLOSE:
+	case OP_PING:
+	case OP_PONG:
+		if (!fin || plen > 125)
+			return wsc_fail(c, -EPROTO, 1002);
+		c->clen = 0;
+		break;
+	default:
+		return wsc_fail(c, -EPROTO, 1002);
+	}
+	if (op < OP_CLOSE) {
+		int r = wsc_msg_reserve(c, plen);
+		if (r < 0)
+			return wsc_fail(c, r, r == -EMSGSIZE ? 1009 : 1011);
+	}
+	c->rpos += hlen;
+	c->fop = op;
+	c->ffin = fin;
+	c->frem = plen;
+	c->in_payload = true;
+	return 1;
+}
+
+/* A close frame is whole: it is the message, answered (echoing a valid
+ * code), and the connection is done. 1, or <0. */
+static int wsc_on_close(struct wsc *c, struct wsc_msg *msg)
+{
+	unsigned code = 0;
+	size_t off = 0;
+
+	if (c->clen == 1)
+		return wsc_fail(c, -EPROTO, 1002);
+	if (c->clen >= 2) {
+		code = (unsigned)c->cbuf[0] << 8 | c->cbuf[1];
+		off = 2;
+	}
+	msg->kind = WSC_CLOSED;
+	msg->close_code = (int)code;
+	msg->data = wsc_dup(c->cbuf + off, c->clen - off);
+	msg->len = c->clen - off;
+	wsc_fail(c, -ECONNRESET, 0);
+	if (wslay_event_queue_close(c->ws, wsc_close_code_valid(code) ? (uint16_t)code : 0,
+				    NULL, 0) == 0)
+		wsc_flush(c, wsc_deadline(WSC_CLOSE_REPLY_MS));
+	return 1;
+}
+
+/* A frame's payload is all in. 1: *msg filled; 0: nothing for the caller
+ * (a ping answered, a fragment kept); <0: failed. */
+static int wsc_frame_done(struct wsc *c, struct wsc_msg *msg)
+{
+	switch (c->fop) {
+	case OP_PING: {
+		struct wslay_event_msg m = { OP_PONG, c->cbuf, c->clen };
+		/* Answer at once; a failure shows on the next send. */
+		if (!c->tx_err && wslay_event_queue_msg(c->ws, &m) == 0) {
+			int r = wsc_flush(c, wsc_deadline(WSC_SEND_TIMEOUT_MS));
+			if (r < 0)
+				c->tx_err = r;
+		}
+		return 0;
+	}
+	case OP_PONG:
+		msg->kind = WSC_PONG;
+		msg->data = wsc_dup(c->cbuf, c->clen);
+		msg->len = c->clen;
+		msg->close_code = 0;
+		return msg->data ? 1 : wsc_fail(c, -ENOMEM, 1011);
+	case OP_CLOSE:
+		return wsc_on_close(c, msg);
+	}
+	if (!c->ffin)
+		return 0;
+	if (c->mop == OP_TEXT && !wsc_utf8_valid((const uint8_t *)c->mdata, c->mlen))
+		return wsc_fail(c, -EBADMSG, 1007);
+	c->mdata[c->mlen] = '\0';
+	msg->kind = c->mop == OP_TEXT ? WSC_TEXT : WSC_BINARY;
+	msg->data = c->mdata;
+	msg->len = c->mlen;
+	msg->close_code = 0;
+	c->mdata = NULL;
+	c->mlen = c->mcap = 0;
+	c->mop = 0;
+	return 1;
+}
+
 /* Parse buffered bytes. 1: *msg filled; 0: need more input; <0: failed. */
 static int wsc_parse(struct wsc *c, struct wsc_msg *msg)
 {
 	for (;;) {
-		size_t avail = c->rlen - c->rpos, n;
+		int r;
 
-		if (!c->in_payload) {
-			const uint8_t *p = c->rbuf + c->rpos;
-			size_t hlen = 2;
-			uint64_t plen;
-			uint8_t op;
-			bool fin;
-			int r;
-
-			if (avail < 2)
-				return 0;
-			if (p[1] & 0x80)	/* servers must not mask */
-				return wsc_fail(c, -EPROTO, 1002);
-			plen = p[1] & 0x7f;
-			if (plen == 126)
-				hlen = 4;
-			else if (plen == 127)
-				hlen = 10;
-			if (avail < hlen)
-				return 0;
-			if (plen == 126) {
-				plen = (uint64_t)p[2] << 8 | p[3];
-			} else if (plen == 127) {
-				plen = 0;
-				for (int i = 2; i < 10; i++)
-					plen = plen << 8 | p[i];
-				if (plen >> 63)
-					return wsc_fail(c, -EPROTO, 1002);
-			}
-			fin = p[0] & 0x80;
-			op = p[0] & 0x0f;
-			if (p[0] & 0x70)	/* no extension was negotiated */
-				return wsc_fail(c, -EPROTO, 1002);
-			switch (op) {
-			case OP_CONT:
-				if (!c->mop)
-					return wsc_fail(c, -EPROTO, 1002);
-				break;
-			case OP_TEXT:
-			case OP_BINARY:
-				if (c->mop)
-					return wsc_fail(c, -EPROTO, 1002);
-				c->mop = op;
-				c->mlen = 0;
-				break;
-			case OP_CLOSE:
-			case OP_PING:
-			case OP_PONG:
-				if (!fin || plen > 125)
-					return wsc_fail(c, -EPROTO, 1002);
-				c->clen = 0;
-				break;
-			default:
-				return wsc_fail(c, -EPROTO, 1002);
-			}
-			if (op < OP_CLOSE) {
-				r = wsc_msg_reserve(c, plen);
-				if (r < 0)
-					return wsc_fail(c, r, r == -EMSGSIZE ? 1009 : 1011);
-			}
-			c->rpos += hlen;
-			avail -= hlen;
-			c->fop = op;
-			c->ffin = fin;
-			c->frem = plen;
-			c->in_payload = true;
-		}
-
-		n = avail < c->frem ? avail : (size_t)c->frem;
+		if (!c->in_payload && (r = wsc_parse_header(c)) <= 0)
+			return r;
+		size_t avail = c->rlen - c->rpos;
+		size_t n = avail < c->frem ? avail : (size_t)c->frem;
 		if (n) {
 			if (c->fop < OP_CLOSE) {
 				memcpy(c->mdata + c->mlen, c->rbuf + c->rpos, n);
@@ -742,60 +808,8 @@ static int wsc_parse(struct wsc *c, struct wsc_msg *msg)
 		if (c->frem)
 			return 0;
 		c->in_payload = false;
-
-		if (c->fop == OP_PING) {
-			struct wslay_event_msg m = { OP_PONG, c->cbuf, c->clen };
-
-			/* Answer at once; a failure shows on the next send. */
-			if (!c->tx_err && wslay_event_queue_msg(c->ws, &m) == 0) {
-				int r = wsc_flush(c, wsc_deadline(WSC_SEND_TIMEOUT_MS));
-
-				if (r < 0)
-					c->tx_err = r;
-			}
-			continue;
-		}
-		if (c->fop == OP_PONG) {
-			msg->kind = WSC_PONG;
-			msg->data = wsc_dup(c->cbuf, c->clen);
-			msg->len = c->clen;
-			msg->close_code = 0;
-			return msg->data ? 1 : wsc_fail(c, -ENOMEM, 1011);
-		}
-		if (c->fop == OP_CLOSE) {
-			unsigned code = 0;
-			size_t off = 0;
-
-			if (c->clen == 1)
-				return wsc_fail(c, -EPROTO, 1002);
-			if (c->clen >= 2) {
-				code = (unsigned)c->cbuf[0] << 8 | c->cbuf[1];
-				off = 2;
-			}
-			msg->kind = WSC_CLOSED;
-			msg->close_code = (int)code;
-			msg->data = wsc_dup(c->cbuf + off, c->clen - off);
-			msg->len = c->clen - off;
-			/* Answer the close (echoing a valid code), then we are done. */
-			wsc_fail(c, -ECONNRESET, 0);
-			if (wslay_event_queue_close(c->ws, wsc_close_code_valid(code) ? (uint16_t)code : 0,
-						    NULL, 0) == 0)
-				wsc_flush(c, wsc_deadline(WSC_CLOSE_REPLY_MS));
-			return 1;
-		}
-		if (!c->ffin)
-			continue;
-		if (c->mop == OP_TEXT && !wsc_utf8_valid((const uint8_t *)c->mdata, c->mlen))
-			return wsc_fail(c, -EBADMSG, 1007);
-		c->mdata[c->mlen] = '\0';
-		msg->kind = c->mop == OP_TEXT ? WSC_TEXT : WSC_BINARY;
-		msg->data = c->mdata;
-		msg->len = c->mlen;
-		msg->close_code = 0;
-		c->mdata = NULL;
-		c->mlen = c->mcap = 0;
-		c->mop = 0;
-		return 1;
+		if ((r = wsc_frame_done(c, msg)) != 0)
+			return r;
 	}
 }
 
@@ -998,6 +1012,48 @@ static void wsc_free(struct wsc *c)
 	free(c);
 }
 
+/* Send the upgrade request on c->fd and check the 101 that answers it;
+ * what follows the head stays in rbuf. 0, an HTTP status, or -errno. */
+static int wsc_handshake(struct wsc *c, const struct wsc_addr *a, const char *extra_headers,
+			 int64_t deadline)
+{
+	uint8_t keyraw[16];
+	char key[25], want[29], val[256], *req;
+	size_t head_len;
+	int r, status;
+
+	if (getrandom(keyraw, sizeof(keyraw), 0) != (ssize_t)sizeof(keyraw))
+		return -EIO;
+	base64_encode_raw(key, sizeof(keyraw), keyraw);
+	key[24] = '\0';
+	wsc_accept_for(key, want);
+	r = asprintf(&req,
+		     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+		     a->path, a->host, key, extra_headers ? extra_headers : "");
+	if (r < 0)
+		return -ENOMEM;
+	r = wsc_write_all(c->fd, NULL, req, strlen(req), deadline);
+	free(req);
+	if (r < 0)
+		return r;
+	r = wsc_read_head(c, &head_len, deadline);
+	if (r < 0)
+		return r;
+	status = wsc_status_of((const char *)c->rbuf, head_len);
+	if (status != 101)
+		return status;	/* -errno, or the refusal's status */
+	if (!wsc_header((const char *)c->rbuf, head_len, "Sec-WebSocket-Accept", val, sizeof(val)) ||
+	    strcmp(val, want) != 0 ||
+	    !wsc_header((const char *)c->rbuf, head_len, "Upgrade", val, sizeof(val)) ||
+	    strcasecmp(val, "websocket") != 0 ||
+	    !wsc_header((const char *)c->rbuf, head_len, "Connection", val, sizeof(val)) ||
+	    !wsc_has_token(val, "upgrade"))
+		return -EPROTO;
+	c->rpos = head_len;	/* what follows the head is WebSocket data */
+	return 0;
+}
+
 int wsc_connect(struct wsc **out, const char *url, const char *extra_headers, int timeout_ms)
 {
 	static const struct wslay_event_callbacks cbs = {
@@ -1008,10 +1064,7 @@ int wsc_connect(struct wsc **out, const char *url, const char *extra_headers, in
 	int64_t deadline = wsc_deadline(timeout_ms);
 	struct wsc_addr a;
 	struct wsc *c;
-	uint8_t keyraw[16];
-	char key[25], want[29], val[256], *req = NULL;
-	size_t head_len;
-	int r, status;
+	int r;
 
 	*out = NULL;
 	r = wsc_parse_url(url, &a);
@@ -1033,51 +1086,9 @@ int wsc_connect(struct wsc **out, const char *url, const char *extra_headers, in
 	if (r < 0)
 		goto fail;
 	c->fd = r;
-
-	if (getrandom(keyraw, sizeof(keyraw), 0) != (ssize_t)sizeof(keyraw)) {
-		r = -EIO;
+	r = wsc_handshake(c, &a, extra_headers, deadline);
+	if (r != 0)
 		goto fail;
-	}
-	base64_encode_raw(key, sizeof(keyraw), keyraw);
-	key[24] = '\0';
-	wsc_accept_for(key, want);
-	r = asprintf(&req,
-		     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-		     a.path, a.host, key, extra_headers ? extra_headers : "");
-	if (r < 0) {
-		req = NULL;
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = wsc_write_all(c->fd, NULL, req, strlen(req), deadline);
-	free(req);
-	if (r < 0)
-		goto fail;
-
-	r = wsc_read_head(c, &head_len, deadline);
-	if (r < 0)
-		goto fail;
-	status = wsc_status_of((const char *)c->rbuf, head_len);
-	if (status < 0) {
-		r = status;
-		goto fail;
-	}
-	if (status != 101) {
-		r = status;
-		goto fail;
-	}
-	if (!wsc_header((const char *)c->rbuf, head_len, "Sec-WebSocket-Accept", val, sizeof(val)) ||
-	    strcmp(val, want) != 0 ||
-	    !wsc_header((const char *)c->rbuf, head_len, "Upgrade", val, sizeof(val)) ||
-	    strcasecmp(val, "websocket") != 0 ||
-	    !wsc_header((const char *)c->rbuf, head_len, "Connection", val, sizeof(val)) ||
-	    !wsc_has_token(val, "upgrade")) {
-		r = -EPROTO;
-		goto fail;
-	}
-	c->rpos = head_len;	/* what follows the head is WebSocket data */
-
 	if (wslay_event_context_client_init(&c->ws, &cbs, c) != 0) {
 		c->ws = NULL;
 		r = -ENOMEM;
@@ -1092,13 +1103,72 @@ fail:
 
 /* ---- plain HTTP ---- */
 
+/* An HTTP response being read: its bytes, where its head ends, and how
+ * long the whole is (SIZE_MAX: until EOF). */
+struct wsc_http_resp {
+	char *buf;
+	size_t cap, len, head_len, want, scanned;
+	int status;
+};
+
+/* Once the head is in: its status and how many bytes the response has. */
+static void wsc_http_scan(struct wsc_http_resp *h)
+{
+	char val[64];
+
+	if (h->head_len || h->len < 4)
+		return;
+	size_t from = h->scanned > 3 ? h->scanned - 3 : 0;
+	char *e = memmem(h->buf + from, h->len - from, "\r\n\r\n", 4);
+	h->scanned = h->len;
+	if (!e)
+		return;
+	h->head_len = (size_t)(e - h->buf) + 4;
+	h->status = wsc_status_of(h->buf, h->head_len);
+	if (h->status == 204 || h->status == 304 || (h->status >= 100 && h->status < 200))
+		h->want = h->head_len;
+	else if (wsc_header(h->buf, h->head_len, "Content-Length", val, sizeof(val)))
+		h->want = h->head_len + strtoull(val, NULL, 10);
+}
+
+/* Read the response on fd until it is whole (or EOF) by the deadline.
+ * 0 or -errno. */
+static int wsc_http_read(int fd, struct wsc_http_resp *h, int64_t deadline)
+{
+	for (;;) {
+		wsc_http_scan(h);
+		if (h->head_len && h->len >= h->want)
+			return 0;
+		if (h->len == h->cap) {
+			char *nb = realloc(h->buf, h->cap * 2 + 1);
+			if (!nb)
+				return -ENOMEM;
+			h->buf = nb;
+			h->cap *= 2;
+		}
+		ssize_t n = recv(fd, h->buf + h->len, h->cap - h->len, MSG_DONTWAIT);
+		if (n > 0) {
+			h->len += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno == ECONNRESET && h->len > 0))
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		int r = wsc_poll(fd, POLLIN, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
 int wsc_http_raw(const char *url, const char *request, char **body, int timeout_ms)
 {
 	int64_t deadline = wsc_deadline(timeout_ms);
+	struct wsc_http_resp h = { .cap = 16384, .want = SIZE_MAX, .status = -EPROTO };
 	struct wsc_addr a;
-	char *buf = NULL, val[64];
-	size_t cap = 16384, len = 0, head_len = 0, want = SIZE_MAX, scanned = 0;
-	int fd, r, status = -EPROTO;
+	int fd, r;
 
 	if (body)
 		*body = NULL;
@@ -1111,74 +1181,25 @@ int wsc_http_raw(const char *url, const char *request, char **body, int timeout_
 	r = wsc_write_all(fd, NULL, request, strlen(request), deadline);
 	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		goto out;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		r = -ENOMEM;
+	h.buf = malloc(h.cap + 1);
+	r = h.buf ? wsc_http_read(fd, &h, deadline) : -ENOMEM;
+	if (r < 0)
+		goto out;
+	if (!h.head_len) {
+		r = h.len ? -EPROTO : -ECONNRESET;
 		goto out;
 	}
-	for (;;) {
-		ssize_t n;
-
-		if (!head_len && len >= 4) {
-			size_t from = scanned > 3 ? scanned - 3 : 0;
-			char *e = memmem(buf + from, len - from, "\r\n\r\n", 4);
-
-			scanned = len;
-			if (e) {
-				head_len = (size_t)(e - buf) + 4;
-				status = wsc_status_of(buf, head_len);
-				if (status == 101 || status == 204 || status == 304 ||
-				    (status >= 100 && status < 200))
-					want = head_len;
-				else if (wsc_header(buf, head_len, "Content-Length", val, sizeof(val)))
-					want = head_len + strtoull(val, NULL, 10);
-			}
-		}
-		if (head_len && len >= want)
-			break;
-		if (len == cap) {
-			char *nb = realloc(buf, cap * 2 + 1);
-
-			if (!nb) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
-		if (n > 0) {
-			len += (size_t)n;
-			continue;
-		}
-		if (n == 0 || (errno == ECONNRESET && len > 0))
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
-			goto out;
-		}
-		r = wsc_poll(fd, POLLIN, deadline);
-		if (r < 0)
-			goto out;
-	}
-	if (!head_len) {
-		r = len ? -EPROTO : -ECONNRESET;
-		goto out;
-	}
-	r = status;
+	r = h.status;
 	if (r >= 0 && body) {
-		size_t blen = len - head_len;
-
-		if (want != SIZE_MAX && want - head_len < blen)
-			blen = want - head_len;
-		*body = wsc_dup(buf + head_len, blen);
+		size_t blen = h.len - h.head_len;
+		if (h.want != SIZE_MAX && h.want - h.head_len < blen)
+			blen = h.want - h.head_len;
+		*body = wsc_dup(h.buf + h.head_len, blen);
 		if (!*body)
 			r = -ENOMEM;
 	}
 out:
-	free(buf);
+	free(h.buf);
 	close(fd);
 	return r;
 }
