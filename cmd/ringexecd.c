@@ -27,6 +27,7 @@
 #include "listen.h"
 #include "loop.h"
 #include "metrics.h"
+#include "ops.h"
 #include "peer.h"
 #include "ringexec_version.h"
 #include "spawn.h"
@@ -664,7 +665,7 @@ static int server_start(struct server *srv, struct server_config *c)
 	 * over loopback, as whatever user the sandbox maps it to). */
 	ws_cfg.sandboxed_peer = on_sandboxed_peer;
 	ws_cfg.sandboxed_ctx = srv->eng;
-	if (proto_new(&srv->proto, srv->eng, &c->proto) < 0) {
+	if (proto_new(&srv->proto, &engine_ring_ops, srv->eng, &c->proto) < 0) {
 		fprintf(stderr, "ringexecd: out of memory\n");
 		return 1;
 	}

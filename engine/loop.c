@@ -185,14 +185,6 @@ static struct loop_timer *loop_meld_siblings(struct loop_timer *first)
 	return root;
 }
 
-void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t))
-{
-	t->deadline_ns = 0;
-	t->child = t->next = t->prev = NULL;
-	t->armed = false;
-	t->fn = fn;
-}
-
 void loop_timer_cancel(struct loop *lp, struct loop_timer *t)
 {
 	if (!t->armed)

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "timer.h"
+
 /* Opcodes newer than Debian's liburing 2.3 (kernel 6.7+). */
 #ifndef IORING_OP_WAITID
 #define RINGEXEC_OP_WAITID 50
@@ -31,15 +33,6 @@ typedef void loop_cb(struct loop_op *op, int res, uint32_t flags);
 
 struct loop_op {
 	loop_cb *cb;	/* set by the owner before loop_sqe() */
-};
-
-struct loop_timer {
-	uint64_t deadline_ns;		/* CLOCK_MONOTONIC; set by loop_timer_arm */
-	/* Pairing-heap links, owned by the loop: the first child, the next
-	 * sibling, and the previous sibling (the parent for a first child). */
-	struct loop_timer *child, *next, *prev;
-	bool armed;			/* in the heap */
-	void (*fn)(struct loop_timer *t);	/* set by the owner */
 };
 
 struct loop_defer {
@@ -72,11 +65,9 @@ void loop_stop(struct loop *lp);
 uint64_t loop_now_ns(struct loop *lp);
 static inline uint64_t loop_now_ms(struct loop *lp) { return loop_now_ns(lp) / 1000000u; }
 
-void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t));
 /* (Re)arm t to fire after ms milliseconds. Never fails: nothing is allocated. */
 void loop_timer_arm(struct loop *lp, struct loop_timer *t, uint64_t ms);
 void loop_timer_cancel(struct loop *lp, struct loop_timer *t);
-static inline bool loop_timer_armed(const struct loop_timer *t) { return t->armed; }
 
 /* Run d->fn at the top of the next iteration (once, however often queued). */
 void loop_defer(struct loop *lp, struct loop_defer *d);

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "engine.h"
 #include "params.h"
 #include "proto_int.h"
 
@@ -52,13 +51,15 @@ void proto_stats(const struct proto *pr, struct proto_stats *out)
 	}
 }
 
-int proto_new(struct proto **out, struct engine *eng, const struct proto_config *cfg)
+int proto_new(struct proto **out, const struct engine_ops *ops, struct engine *eng,
+	      const struct proto_config *cfg)
 {
 	struct proto *pr = calloc(1, sizeof(*pr));
 	if (!pr)
 		return -ENOMEM;
+	pr->ops = ops;
 	pr->eng = eng;
-	pr->loop = engine_loop(eng);
+	pr->loop = ops->loop ? ops->loop(eng) : NULL;
 	pr->cfg = *cfg;
 	idmap_init(&pr->sessions);
 	dlist_init(&pr->all_sessions);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct engine;
+struct engine_ops;
 struct proto;
 struct conn;
 
@@ -51,7 +52,10 @@ struct conn_io {
 	void (*pause_recv)(void *io, bool pause);
 };
 
-int proto_new(struct proto **out, struct engine *eng, const struct proto_config *cfg);
+/* The protocol on an engine reached through ops (engine/ops.h): the ring's
+ * engine_ring_ops with its struct engine, or a test's fake. */
+int proto_new(struct proto **out, const struct engine_ops *ops, struct engine *eng,
+	      const struct proto_config *cfg);
 /* Shutdown: kill and free every detached session (attached ones go with
  * their connections). */
 void proto_shutdown(struct proto *pr);

@@ -8,6 +8,9 @@
 #define RINGEXEC_FS_H
 
 #include "proto_int.h"
+/* fs.c still fills its own SQEs (file reads, inotify) until that work moves
+ * behind the engine table (engine/fileio); nothing else in proto/ sees the loop. */
+#include "loop.h"
 
 /* The handler of an fs method (fs/...), or NULL. */
 method_fn *fs_methods_find(const char *name);

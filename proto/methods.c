@@ -2,8 +2,8 @@
  *
  * Each handler decodes its params (-32602 on failure), passes the gate,
  * applies the method's own checks in the documented order, and answers.
- * Handlers reach processes only through the session and the engine's proc
- * API; they never touch sockets.
+ * Handlers reach processes only through the session and the engine table
+ * (pr->ops, engine/ops.h); they never touch sockets.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,7 +15,6 @@
 #include "b64.h"
 #include "envconfig.h"
 #include "envinfo.h"
-#include "engine.h"
 #include "envpolicy.h"
 #include "fs.h"
 #include "ringexec_version.h"
@@ -371,7 +370,7 @@ static const struct sandbox_policy *start_sandbox(struct conn *c, const struct r
 	if (!a->sandbox.present || !a->sandbox.enforce)
 		return NULL;
 	*fail = true;
-	if (!engine_sandbox_available(c->pr->eng, NULL)) {
+	if (!c->pr->ops->sandbox_available(c->pr->eng, NULL)) {
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, SANDBOX_UNENFORCEABLE);
 		return NULL;
 	}
@@ -564,7 +563,7 @@ static void method_process_read(struct conn *c, const struct rpc_id *id, const j
 	if (!sp)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
 					methods_show(pid, pid_len, shown));
-	if (proc_state(sp->proc) == PROC_STARTING)
+	if (session_ops(sp)->state(sp->proc) == PROC_STARTING)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting",
 					methods_show(pid, pid_len, shown));
 
@@ -644,18 +643,20 @@ static void method_process_terminate(struct conn *c, const struct rpc_id *id, co
 		return;
 	bool running = false;
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
-	if (sp && proc_state(sp->proc) == PROC_STARTING) {
+	const struct engine_ops *ops = c->pr->ops;
+	enum proc_state state = sp ? ops->state(sp->proc) : PROC_CLOSED;
+	if (sp && state == PROC_STARTING) {
 		/* Its sandbox is being made ready: it is killed the moment it
 		 * is spawned (and its start still answers). */
 		running = true;
-		proc_signal(sp->proc, SIGKILL);
+		ops->signal(sp->proc, SIGKILL);
 	} else if (sp) {
-		running = proc_running(sp->proc);
+		running = state == PROC_RUNNING;
 		if (running && has_grace && grace_ms > 0)
 			session_terminate_grace(sp, grace_ms);
 		/* An exited process whose group still holds its output open gets it too. */
-		else if (running || proc_state(sp->proc) == PROC_EXITED)
-			proc_signal(sp->proc, SIGKILL);
+		else if (running || state == PROC_EXITED)
+			ops->signal(sp->proc, SIGKILL);
 	}
 	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
@@ -696,8 +697,8 @@ static void method_process_signal(struct conn *c, const struct rpc_id *id, const
 	if (!conn_gate(c, id, "exec"))
 		return;
 	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
-	if (sp && proc_running(sp->proc)) {
-		int ret = proc_signal(sp->proc, signo);
+	if (sp && session_ops(sp)->state(sp->proc) == PROC_RUNNING) {
+		int ret = session_ops(sp)->signal(sp->proc, signo);
 		if (ret < 0 && ret != -ESRCH)
 			return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to signal process: %s",
 						strerror(-ret));
@@ -735,7 +736,7 @@ static void method_process_resize(struct conn *c, const struct rpc_id *id, const
 	if (!sp)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
 					methods_show(pid, pid_len, shown));
-	int ret = proc_resize(sp->proc, (unsigned short)rows, (unsigned short)cols);
+	int ret = session_ops(sp)->resize(sp->proc, (unsigned short)rows, (unsigned short)cols);
 	if (ret == -ENOTTY)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s is not a tty",
 					methods_show(pid, pid_len, shown));
@@ -767,6 +768,7 @@ static void method_process_list(struct conn *c, const struct rpc_id *id, const j
 	if (!conn_gate(c, id, "exec"))
 		return;
 	struct session *s = c->sess;
+	const struct engine_ops *ops = c->pr->ops;
 	struct jw w = conn_result_begin(c, id);
 	jw_obj_open(&w);
 	jw_key(&w, "processes");
@@ -779,18 +781,18 @@ static void method_process_list(struct conn *c, const struct rpc_id *id, const j
 		jw_key(&w, "processId");
 		jw_str(&w, sp->id, sp->id_len);
 		jw_key(&w, "pid");
-		jw_i64(&w, proc_pid(sp->proc));
+		jw_i64(&w, ops->pid(sp->proc));
 		jw_key(&w, "argv");
 		jw_arr_open(&w);
 		for (char **a = sp->argv; a && *a; a++)
 			jw_cstr(&w, *a);
 		jw_arr_close(&w);
 		jw_key(&w, "tty");
-		jw_bool(&w, proc_is_tty(sp->proc));
+		jw_bool(&w, ops->is_tty(sp->proc));
 		jw_key(&w, "state");
-		jw_cstr(&w, list_state_names[proc_state(sp->proc)]);
+		jw_cstr(&w, list_state_names[ops->state(sp->proc)]);
 		jw_key(&w, "exitCode");
-		if (proc_exit_event(sp->proc, &exit_seq, &code))
+		if (ops->exit_event(sp->proc, &exit_seq, &code))
 			jw_i64(&w, code);
 		else
 			jw_null(&w);

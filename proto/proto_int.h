@@ -1,4 +1,8 @@
-/* proto_int: the structs shared by conn.c, session.c and methods.c. */
+/* proto_int: the structs shared by conn.c, session.c and methods.c.
+ *
+ * The engine is reached through pr->ops (engine/ops.h) only: no loop.h,
+ * no proc_*() call, so a test can hand proto a fake engine.
+ */
 #ifndef RINGEXEC_PROTO_INT_H
 #define RINGEXEC_PROTO_INT_H
 
@@ -10,8 +14,8 @@
 #include "denied.h"
 #include "idmap.h"
 #include "jsonrpc.h"
-#include "loop.h"
-#include "proc.h"
+#include "ops.h"
+#include "timer.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -39,8 +43,9 @@ static inline void dlist_del(struct dlist *n)
 #define WRITE_IDS_KEPT 4096
 
 struct proto {
-	struct engine *eng;
-	struct loop *loop;
+	const struct engine_ops *ops;	/* the engine, as a table (ops.h) */
+	struct engine *eng;		/* its handle, passed to the table */
+	struct loop *loop;		/* fs.c's ring (ops->loop), NULL in a fake */
 	struct proto_config cfg;
 	struct idmap sessions;		/* sessionId -> struct session */
 	struct dlist all_sessions;	/* the same sessions, for shutdown */
@@ -158,6 +163,20 @@ struct waiter {
 	uint64_t max_bytes;
 	struct loop_timer timer;	/* waitMs deadline */
 };
+
+/* The engine table of a session's entry, and the timers through it. */
+static inline const struct engine_ops *session_ops(const struct sess_proc *sp)
+{
+	return sp->s->pr->ops;
+}
+static inline void proto_timer_arm(struct proto *pr, struct loop_timer *t, uint64_t ms)
+{
+	pr->ops->timer_arm(pr->eng, t, ms);
+}
+static inline void proto_timer_cancel(struct proto *pr, struct loop_timer *t)
+{
+	pr->ops->timer_cancel(pr->eng, t);
+}
 
 /* conn.c */
 /* The WebSocket close code when a message cannot be queued (1011: internal error). */

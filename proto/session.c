@@ -6,7 +6,9 @@
  * that turns output/exited/closed into process/output, process/exited and
  * process/closed on the attached connection, in seq order (output as a
  * binary frame instead when the connection asked for them, §5a). With
- * --session-ttl 0 a detached session kills its processes at once.
+ * --session-ttl 0 a detached session kills its processes at once. Processes
+ * and timers are reached through the engine table (pr->ops, engine/ops.h)
+ * only, so all of this runs on a fake engine in tests.
  */
 #include <errno.h>
 #include <signal.h>
@@ -122,15 +124,15 @@ static void session_entry_free(struct sess_proc *sp)
 	for (char **a = sp->argv; a && *a; a++)
 		free(*a);
 	free(sp->argv);
-	loop_timer_cancel(s->pr->loop, &sp->retain);
-	loop_timer_cancel(s->pr->loop, &sp->timeout);
-	loop_timer_cancel(s->pr->loop, &sp->grace);
+	proto_timer_cancel(s->pr, &sp->retain);
+	proto_timer_cancel(s->pr, &sp->timeout);
+	proto_timer_cancel(s->pr, &sp->grace);
 	idmap_del(&s->procs, sp->id, sp->id_len);
 	dlist_del(&sp->link);
 	if (!sp->closed && s->open_procs)
 		s->open_procs--;
 	if (sp->proc)
-		proc_release(sp->proc);
+		s->pr->ops->release(sp->proc);
 	for (size_t i = 0; i < WRITE_IDS_KEPT && sp->write_ids; i++)
 		free(sp->write_ids[i].id);
 	free(sp->write_ids);
@@ -153,29 +155,29 @@ static void session_retain_expired(struct loop_timer *t)
 static void session_timeout_expired(struct loop_timer *t)
 {
 	struct sess_proc *sp = container_of(t, struct sess_proc, timeout);
-	if (!proc_running(sp->proc))
+	if (session_ops(sp)->state(sp->proc) != PROC_RUNNING)
 		return;
 	sp->timed_out = true;
-	proc_signal(sp->proc, SIGKILL);
+	session_ops(sp)->signal(sp->proc, SIGKILL);
 }
 
 void session_arm_timeout(struct sess_proc *sp, uint64_t ms)
 {
-	loop_timer_arm(sp->s->pr->loop, &sp->timeout, ms);
+	proto_timer_arm(sp->s->pr, &sp->timeout, ms);
 }
 
 static void session_grace_expired(struct loop_timer *t)
 {
 	struct sess_proc *sp = container_of(t, struct sess_proc, grace);
-	proc_signal(sp->proc, SIGKILL);
+	session_ops(sp)->signal(sp->proc, SIGKILL);
 }
 
 void session_terminate_grace(struct sess_proc *sp, uint64_t ms)
 {
-	proc_signal(sp->proc, SIGTERM);
-	proc_signal(sp->proc, SIGCONT);
+	session_ops(sp)->signal(sp->proc, SIGTERM);
+	session_ops(sp)->signal(sp->proc, SIGCONT);
 	if (!loop_timer_armed(&sp->grace))
-		loop_timer_arm(sp->s->pr->loop, &sp->grace, ms);
+		proto_timer_arm(sp->s->pr, &sp->grace, ms);
 }
 
 /* ---- process/write, with back-pressure on stdin ---- */
@@ -252,7 +254,7 @@ static enum proc_write_status session_write_now(struct sess_proc *sp, const char
 		return PROC_WRITE_ACCEPTED;	/* a retry of a write already taken */
 	if (wid && session_write_id_enter(sp, wid, wid_len, &copy) < 0)
 		return PROC_WRITE_NOMEM;
-	enum proc_write_status st = proc_write(sp->proc, data, len, close_stdin);
+	enum proc_write_status st = session_ops(sp)->write(sp->proc, data, len, close_stdin);
 	if (copy)
 		session_write_id_settle(sp, copy, wid_len, st == PROC_WRITE_ACCEPTED);
 	return st;
@@ -273,7 +275,7 @@ int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id,
 		  size_t len, bool close_stdin, const char *write_id, size_t write_id_len)
 {
 	/* Writes already waiting go first: a new one queues behind them. */
-	if (dlist_empty(&sp->held) && !proc_stdin_full(sp->proc)) {
+	if (dlist_empty(&sp->held) && !session_ops(sp)->stdin_full(sp->proc)) {
 		if (!session_status_room(c, id))
 			return -ENOMEM;
 		session_reply_status(c, id, session_write_now(sp, data, len, close_stdin, write_id,
@@ -304,7 +306,7 @@ int session_write(struct conn *c, struct sess_proc *sp, const struct rpc_id *id,
 static void session_on_stdin_ready(void *ctx, struct proc *p)
 {
 	struct sess_proc *sp = ctx;
-	while (!dlist_empty(&sp->held) && !proc_stdin_full(p)) {
+	while (!dlist_empty(&sp->held) && !session_ops(sp)->stdin_full(p)) {
 		struct held_write *h = container_of(sp->held.next, struct held_write, proc_link);
 		struct conn *c = h->c;
 		enum proc_write_status st = PROC_WRITE_NOMEM;
@@ -350,10 +352,10 @@ struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 	s->open_procs++;
 
 	/* STARTING: the id is reserved from here until the spawn returns. */
-	sp->proc = proc_new(s->pr->eng, &session_observer, sp);
+	sp->proc = s->pr->ops->proc_new(s->pr->eng, &session_observer, sp);
 	int ret = sp->proc ? idmap_put(&s->procs, sp->id, len, sp) : -ENOMEM;
 	if (ret == 0)
-		ret = proc_spawn(sp->proc, spec);
+		ret = s->pr->ops->start(sp->proc, spec);
 	if (ret == -EINPROGRESS) {
 		/* Spawned later: the caller keeps the reply for then. */
 		*err = ret;
@@ -372,11 +374,12 @@ struct sess_proc *session_start(struct session *s, const char *id, size_t len,
 bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, bool has_max,
 			 uint64_t max_bytes, bool waited_out, uint64_t *last_seq)
 {
-	const struct outlog *log = proc_log(sp->proc);
+	const struct engine_ops *ops = session_ops(sp);
+	const struct outlog *log = ops->log(sp->proc);
 	uint64_t exit_seq = 0;
 	int exit_code = 0;
-	bool exited = proc_exit_event(sp->proc, &exit_seq, &exit_code);
-	bool closed = proc_state(sp->proc) == PROC_CLOSED;
+	bool exited = ops->exit_event(sp->proc, &exit_seq, &exit_code);
+	bool closed = ops->state(sp->proc) == PROC_CLOSED;
 	size_t first = outlog_find(log, after);
 	size_t count = outlog_count(log);
 
@@ -384,7 +387,7 @@ bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, boo
 	if (!ready && !waited_out)
 		return false;
 
-	uint64_t next_seq = proc_next_seq(sp->proc);
+	uint64_t next_seq = ops->next_seq(sp->proc);
 	uint64_t total = 0;
 	*last_seq = 0;
 	jw_obj_open(w);
@@ -424,14 +427,14 @@ bool session_read_result(struct jw *w, struct sess_proc *sp, uint64_t after, boo
 	jw_key(w, "failure");
 	jw_null(w);
 	jw_key(w, "sandboxDenied");
-	jw_bool(w, exited && denied_verdict(&sp->denied, proc_sandboxed(sp->proc), exit_code));
+	jw_bool(w, exited && denied_verdict(&sp->denied, ops->sandboxed(sp->proc), exit_code));
 	jw_obj_close(w);
 	return true;
 }
 
 void session_waiter_free(struct waiter *w)
 {
-	loop_timer_cancel(w->c->pr->loop, &w->timer);
+	proto_timer_cancel(w->c->pr, &w->timer);
 	dlist_del(&w->conn_link);
 	dlist_del(&w->proc_link);
 	rpc_id_free(&w->id);
@@ -482,7 +485,7 @@ int session_wait(struct conn *c, struct sess_proc *sp, const struct rpc_id *id, 
 	loop_timer_init(&w->timer, session_waiter_timeout);
 	dlist_add_tail(&c->waiters, &w->conn_link);
 	dlist_add_tail(&sp->waiters, &w->proc_link);
-	loop_timer_arm(c->pr->loop, &w->timer, wait_ms);
+	proto_timer_arm(c->pr, &w->timer, wait_ms);
 	return 0;
 }
 
@@ -513,7 +516,7 @@ static void session_mark_queued(struct sess_proc *sp, uint64_t end, uint64_t seq
 		struct sent_mark *m = malloc(cap * sizeof(*m));
 		if (!m) {
 			/* Cannot track it: count it delivered now, as before. */
-			proc_set_delivered(sp->proc, seq);
+			session_ops(sp)->set_delivered(sp->proc, seq);
 			return;
 		}
 		for (size_t i = 0; i < sp->marks_count; i++)
@@ -534,8 +537,9 @@ static void session_mark_queued(struct sess_proc *sp, uint64_t end, uint64_t seq
  * kept while detached until a process/read has sent that backlog too. */
 static void session_confirm(struct sess_proc *sp, uint64_t seq, bool by_read)
 {
+	const struct engine_ops *ops = session_ops(sp);
 	if (!sp->backlog_end) {
-		proc_set_delivered(sp->proc, seq);
+		ops->set_delivered(sp->proc, seq);
 		return;
 	}
 	if (!by_read) {
@@ -545,9 +549,9 @@ static void session_confirm(struct sess_proc *sp, uint64_t seq, bool by_read)
 	}
 	if (seq >= sp->backlog_end) {
 		sp->backlog_end = 0;
-		proc_set_delivered(sp->proc, seq > sp->note_confirmed ? seq : sp->note_confirmed);
+		ops->set_delivered(sp->proc, seq > sp->note_confirmed ? seq : sp->note_confirmed);
 	} else {
-		proc_set_delivered(sp->proc, seq);
+		ops->set_delivered(sp->proc, seq);
 	}
 }
 
@@ -572,7 +576,7 @@ void session_on_sent(struct session *s)
 			dlist_del(&sp->unconfirmed_link);
 		if (sp->paused && !session_should_pause(sp)) {
 			sp->paused = false;
-			proc_resume_output(sp->proc);
+			session_ops(sp)->resume_output(sp->proc);
 		}
 		n = next;
 	}
@@ -604,7 +608,7 @@ static bool session_should_pause(struct sess_proc *sp)
 	struct session *s = sp->s;
 	struct conn *c = s->conn;
 	if (!c)
-		return outlog_undelivered_bytes(proc_log(sp->proc)) >= s->pr->cfg.retain_bytes;
+		return outlog_undelivered_bytes(s->pr->ops->log(sp->proc)) >= s->pr->cfg.retain_bytes;
 	/* Attached: until the backlog kept while detached has been read (the
 	 * log could not trim meanwhile), and above the send queue's high mark. */
 	return sp->backlog_end || c->io->queued(c->io_ctx) > s->pr->cfg.send_high_water;
@@ -676,7 +680,7 @@ static bool session_on_output(void *ctx, struct proc *p, const struct outlog_chu
 	struct sess_proc *sp = ctx;
 	struct session *s = sp->s;
 
-	if (proc_sandboxed(p))
+	if (s->pr->ops->sandboxed(p))
 		denied_feed(&sp->denied, c->data, c->len);
 	if (s->conn) {
 		struct conn *cn = s->conn;
@@ -722,7 +726,7 @@ static void session_notify_simple(struct sess_proc *sp, const char *method, uint
 		jw_key(&w, "exitCode");
 		jw_i64(&w, code);
 		jw_key(&w, "sandboxDenied");
-		jw_bool(&w, denied_verdict(&sp->denied, proc_sandboxed(sp->proc), code));
+		jw_bool(&w, denied_verdict(&sp->denied, pr->ops->sandboxed(sp->proc), code));
 		jw_key(&w, "signal");
 		if (signo && sigabbrev_np(signo)) {
 			char name[32];
@@ -743,7 +747,7 @@ static void session_on_exited(void *ctx, struct proc *p, uint64_t seq, int code,
 {
 	(void)p;
 	struct sess_proc *sp = ctx;
-	loop_timer_cancel(sp->s->pr->loop, &sp->timeout);
+	proto_timer_cancel(sp->s->pr, &sp->timeout);
 	session_notify_simple(sp, "process/exited", seq, true, code, signo);
 	session_wake(sp);
 }
@@ -754,12 +758,12 @@ static void session_on_closed(void *ctx, struct proc *p, uint64_t seq)
 	struct sess_proc *sp = ctx;
 	struct session *s = sp->s;
 	sp->closed = true;
-	loop_timer_cancel(s->pr->loop, &sp->grace);
+	proto_timer_cancel(s->pr, &sp->grace);
 	if (s->open_procs)
 		s->open_procs--;
 	session_notify_simple(sp, "process/closed", seq, false, 0, 0);
 	session_wake(sp);
-	loop_timer_arm(s->pr->loop, &sp->retain, s->pr->cfg.retain_ms);
+	proto_timer_arm(s->pr, &sp->retain, s->pr->cfg.retain_ms);
 }
 
 void session_resume_output(struct session *s)
@@ -769,19 +773,19 @@ void session_resume_output(struct session *s)
 		if (!sp->paused || session_should_pause(sp))
 			continue;
 		sp->paused = false;
-		proc_resume_output(sp->proc);
+		s->pr->ops->resume_output(sp->proc);
 	}
 }
 
 void session_resume(struct session *s, struct conn *c)
 {
-	loop_timer_cancel(s->pr->loop, &s->ttl);
+	proto_timer_cancel(s->pr, &s->ttl);
 	s->pr->stats.sessions_resumed++;
 	session_attach(s, c);
 	/* What was kept while detached is the client's to read: remember where it ends. */
 	for (struct dlist *n = s->order.next; n != &s->order; n = n->next) {
 		struct sess_proc *sp = container_of(n, struct sess_proc, link);
-		const struct outlog *log = proc_log(sp->proc);
+		const struct outlog *log = s->pr->ops->log(sp->proc);
 		sp->note_confirmed = 0;
 		sp->backlog_end = 0;
 		if (outlog_count(log) && outlog_undelivered_bytes(log))
@@ -797,7 +801,7 @@ void session_free(struct session *s)
 	if (s->conn)
 		s->conn->sess = NULL;
 	dlist_del(&s->link);
-	loop_timer_cancel(s->pr->loop, &s->ttl);
+	proto_timer_cancel(s->pr, &s->ttl);
 	while (!dlist_empty(&s->order))
 		session_entry_free(container_of(s->order.next, struct sess_proc, link));
 	idmap_del(&s->pr->sessions, s->id, 36);
@@ -825,5 +829,5 @@ void session_detach(struct session *s)
 	}
 	/* Processes keep running and their output is kept; reads pause once a
 	 * process's undelivered output fills its retention. */
-	loop_timer_arm(s->pr->loop, &s->ttl, s->pr->cfg.session_ttl_ms);
+	proto_timer_arm(s->pr, &s->ttl, s->pr->cfg.session_ttl_ms);
 }

@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "failalloc.h"
 #include "loop.h"
+#include "ops.h"
 #include "proto_int.h"
 #include "spawn.h"
 #include "tap.h"
@@ -581,7 +582,7 @@ int main(int argc, char **argv)
 		.max_processes = 1024, .send_high_water = 1 << 30, .max_spawn_bytes = 1 << 20,
 	};
 	if (spawn_init(NULL) < 0 || loop_new(&lp, 256) < 0 || engine_new(&eng, lp, &ecfg) < 0 ||
-	    proto_new(&pr, eng, &pcfg) < 0) {
+	    proto_new(&pr, &engine_ring_ops, eng, &pcfg) < 0) {
 		printf("1..0 # SKIP no engine here\n");
 		return 0;
 	}

@@ -99,12 +99,6 @@ bool loop_has_waitid(const struct loop *lp)
 	return false;	/* exit waits are POLL_ADDs on the pidfd */
 }
 
-void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop_timer *t))
-{
-	memset(t, 0, sizeof(*t));
-	t->fn = fn;
-}
-
 void loop_timer_cancel(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;

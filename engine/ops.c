@@ -1,0 +1,43 @@
+/* ops: engine_ring_ops, the engine table (ops.h) that runs on the ring.
+ *
+ * Each entry is the proc.h or engine.h function of the same promise; only
+ * the timers need a line of glue, to find the engine's loop. Owns nothing
+ * and must not grow logic of its own: what a process does is proc.c's.
+ */
+#include "ops.h"
+
+#include "engine.h"
+#include "loop.h"
+
+static void ops_timer_arm(struct engine *eng, struct loop_timer *t, uint64_t ms)
+{
+	loop_timer_arm(engine_loop(eng), t, ms);
+}
+
+static void ops_timer_cancel(struct engine *eng, struct loop_timer *t)
+{
+	loop_timer_cancel(engine_loop(eng), t);
+}
+
+const struct engine_ops engine_ring_ops = {
+	.proc_new = proc_new,
+	.start = proc_spawn,
+	.release = proc_release,
+	.write = proc_write,
+	.stdin_full = proc_stdin_full,
+	.signal = proc_signal,
+	.resize = proc_resize,
+	.resume_output = proc_resume_output,
+	.set_delivered = proc_set_delivered,
+	.state = proc_state,
+	.pid = proc_pid,
+	.is_tty = proc_is_tty,
+	.sandboxed = proc_sandboxed,
+	.exit_event = proc_exit_event,
+	.next_seq = proc_next_seq,
+	.log = proc_log,
+	.sandbox_available = engine_sandbox_available,
+	.timer_arm = ops_timer_arm,
+	.timer_cancel = ops_timer_cancel,
+	.loop = engine_loop,
+};
