@@ -1,6 +1,7 @@
 /* jsonw: compact JSON written straight into a growable buffer (see jsonw.h). */
 #include "jsonw.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,6 +61,27 @@ void jw_obj_close(struct jw *w) { jw_close(w, '}'); }
 void jw_arr_open(struct jw *w) { jw_open(w, '['); }
 void jw_arr_close(struct jw *w) { jw_close(w, ']'); }
 
+/* The length of the well-formed UTF-8 sequence (RFC 3629: no overlong
+ * form, no surrogate, at most U+10FFFF) at s[0..n), s[0] >= 0x80; 0: none. */
+static size_t jw_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+		   : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	if (!len || n < len)
+		return 0;
+	uint32_t cp = s[0] & (0x7f >> len);
+	for (size_t k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	return cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : len;
+}
+
+/* A JSON string of s[0..n). JSON is UTF-8 (RFC 8259): a byte that starts no
+ * well-formed sequence (text quoted from bad input, say) is written as
+ * U+FFFD, so that whatever a string holds, the message stays valid. */
 static void jw_escaped(struct jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -72,6 +94,17 @@ static void jw_escaped(struct jw *w, const char *s, size_t n)
 	jw_putc(w, '"');
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			size_t len = jw_utf8_len((const unsigned char *)s + i, n - i);
+			if (len) {
+				i += len - 1;
+				continue;
+			}
+			jw_put(w, s + run, i - run);
+			jw_put(w, "\\ufffd", 6);
+			run = i + 1;
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		jw_put(w, s + run, i - run);

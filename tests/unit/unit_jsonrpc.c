@@ -130,6 +130,38 @@ static json_t *obj(const char *s)
 	return json_loads(s, 0, &err);
 }
 
+/* Strings are written as valid UTF-8 whatever they hold: well-formed
+ * sequences as they are, any other byte as U+FFFD (found by fuzz_session:
+ * a -32600 quoting jansson's "near '...'" cut an input's bad bytes in). */
+static void test_writer_utf8(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+		{ "a\x81" "b", "\"a\\ufffdb\"" },			/* stray continuation */
+		{ "\xc3", "\"\\ufffd\"" },				/* cut short */
+		{ "\xe2\x82", "\"\\ufffd\\ufffd\"" },
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },		/* overlong '/' */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },	/* a surrogate */
+		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" },	/* > U+10FFFF */
+		{ "\xff\"", "\"\\ufffd\\\"\"" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = { 0 };
+		struct jw w;
+		jw_init(&w, &b);
+		jw_cstr(&w, cases[i].in);
+		CHECKF(jw_ok(&w) && b.len == strlen(cases[i].want) &&
+		       memcmp(b.data, cases[i].want, b.len) == 0, "case %zu: got %.*s", i, (int)b.len,
+		       b.data);
+		json_t *v = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+		CHECKF(json_is_string(v), "case %zu: jansson cannot read it back", i);
+		json_decref(v);
+		buf_free(&b);
+	}
+}
+
 static void test_params(void)
 {
 	struct pd_err e;
@@ -258,6 +290,7 @@ static const struct tap_case cases[] = {
 	{ "invalid", test_invalid },
 	{ "ids", test_ids },
 	{ "writer", test_writer },
+	{ "writer_utf8", test_writer_utf8 },
 	{ "params", test_params },
 	{ "nul_strings", test_nul_strings },
 	{ "nul_keys", test_nul_keys },

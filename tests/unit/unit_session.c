@@ -879,6 +879,19 @@ static void test_send_refused(void)
 	down();
 }
 
+static void test_bad_bytes_answered_as_json(void)
+{
+	/* jansson's reason quotes the input near the error; cut inside a
+	 * UTF-8 sequence it made the -32600 invalid JSON (fuzz_session). */
+	REQUIRE(up(NULL));
+	static const char bad[] = "{\"id\":1,\"method\":\"process/start\",\"para\\u000\xc9\x8f\x8d\x90"
+				  "cessId\":1}";
+	conn_on_message(io.c, bad, sizeof(bad) - 1);
+	CHECKF(next() && is_error(m, -1, -32600, NULL), "%s", dump(m));
+	CHECK(strstr(js(m, "error.message"), "failed to parse websocket JSON-RPC message") != NULL);
+	down();
+}
+
 static const struct tap_case cases[] = {
 	{ "output_exit_closed", test_output_exit_closed },
 	{ "drain_timer", test_drain_timer },
@@ -902,6 +915,7 @@ static const struct tap_case cases[] = {
 	{ "retain_and_limit", test_retain_and_limit },
 	{ "binary_output", test_binary_output },
 	{ "send_refused", test_send_refused },
+	{ "bad_bytes_answered_as_json", test_bad_bytes_answered_as_json },
 	{ NULL, NULL },
 };
 
