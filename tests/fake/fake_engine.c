@@ -334,7 +334,7 @@ static struct proc *fake_proc_new(struct engine *eng, const struct proc_observer
 		fe->procs = p;
 	fe->procs_tail = p;
 	fe->live++;
-	fe->made++;
+	p->serial = ++fe->made;
 	return (struct proc *)p;
 }
 

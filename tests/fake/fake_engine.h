@@ -55,6 +55,7 @@ struct fake_engine;
 
 struct fake_proc {
 	struct fake_engine *fe;
+	size_t serial;			/* 1 for the first made, 2 for the next, ... */
 	struct fake_proc *prev, *next;	/* fe->procs (creation order), or fe->dead */
 	const struct proc_observer *obs;
 	void *ctx;
