@@ -549,7 +549,6 @@ static void test_delivery_marks(void)
 	fio_flush(&io);
 	CHECK(p->log.delivered == 5 && outlog_count(&p->log) == 2);
 	CHECK(p->log.dropped == 3);
-
 	down();
 }
 
