@@ -6,6 +6,7 @@
 #ifndef RINGEXEC_PROTO_INT_H
 #define RINGEXEC_PROTO_INT_H
 
+#include <errno.h>		/* -errno values throughout proto/ */
 #include <stdbool.h>
 #include <stdint.h>
 
