@@ -27,7 +27,7 @@
 #include "listen.h"
 #include "loop.h"
 #include "metrics.h"
-#include "ops.h"
+#include "engine_ops.h"
 #include "peer.h"
 #include "ringexec_version.h"
 #include "spawn.h"

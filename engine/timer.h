@@ -4,7 +4,7 @@
  * a waiting read), so arming one never allocates and cannot fail. Whoever
  * runs timers owns the links and `armed`: the loop (loop_timer_arm in
  * loop.h, a pairing heap on deadline_ns), or, for proto/, the engine table
- * (ops.h), which a test replaces with a list it advances by hand. Pure
+ * (engine_ops.h), which a test replaces with a list it advances by hand. Pure
  * data: no ring, no clock.
  */
 #ifndef RINGEXEC_TIMER_H

@@ -52,7 +52,7 @@ struct conn_io {
 	void (*pause_recv)(void *io, bool pause);
 };
 
-/* The protocol on an engine reached through ops (engine/ops.h): the ring's
+/* The protocol on an engine reached through ops (engine/engine_ops.h): the ring's
  * engine_ring_ops with its struct engine, or a test's fake. */
 int proto_new(struct proto **out, const struct engine_ops *ops, struct engine *eng,
 	      const struct proto_config *cfg);

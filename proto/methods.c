@@ -3,7 +3,7 @@
  * Each handler decodes its params (-32602 on failure), passes the gate,
  * applies the method's own checks in the documented order, and answers.
  * Handlers reach processes only through the session and the engine table
- * (pr->ops, engine/ops.h); they never touch sockets.
+ * (pr->ops, engine/engine_ops.h); they never touch sockets.
  */
 #include <errno.h>
 #include <signal.h>

@@ -7,7 +7,7 @@
  * process/closed on the attached connection, in seq order (output as a
  * binary frame instead when the connection asked for them, §5a). With
  * --session-ttl 0 a detached session kills its processes at once. Processes
- * and timers are reached through the engine table (pr->ops, engine/ops.h)
+ * and timers are reached through the engine table (pr->ops, engine/engine_ops.h)
  * only, so all of this runs on a fake engine in tests.
  */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* fake_engine: a scripted engine behind the engine table (engine/ops.h).
+/* fake_engine: a scripted engine behind the engine table (engine/engine_ops.h).
  *
  * What proto/ asks of it is done in memory: a start makes a scripted
  * process (no fork, no exec), a write queues bytes that the test lets the
@@ -27,7 +27,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
-#include "ops.h"
+#include "engine_ops.h"
 
 struct fake_config {
 	size_t retain_bytes;		/* outlog caps per process (1 MiB, 50,000) */

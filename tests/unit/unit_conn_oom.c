@@ -22,7 +22,7 @@
 #include "engine.h"
 #include "failalloc.h"
 #include "loop.h"
-#include "ops.h"
+#include "engine_ops.h"
 #include "proto_int.h"
 #include "spawn.h"
 #include "tap.h"

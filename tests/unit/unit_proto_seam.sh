@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # unit_proto_seam: proto/'s request path reaches the engine only through the
-# engine table (engine/ops.h), checked on what was built and on the sources
+# engine table (engine/engine_ops.h), checked on what was built and on the sources
 # (TAP). conn.c, session.c and methods.c call no proc_, loop_, engine_,
 # sandbox_ or spawn_ function (what they may use of engine/ is pure: outlog
 # reading, buf, log) and include no engine header but those pure ones and
-# ops.h/timer.h.
+# engine_ops.h/timer.h.
 # Usage: unit_proto_seam.sh LIBPROTO_A SOURCE_ROOT
 set -u
 lib=$1
@@ -27,7 +27,7 @@ else
 	not_ok "conn, session and methods call the engine directly" $calls
 fi
 
-allowed=" ops.h timer.h outlog.h buf.h log.h "
+allowed=" engine_ops.h util.h timer.h outlog.h buf.h log.h "
 bad=
 for f in proto/conn.c proto/session.c proto/methods.c proto/proto_int.h proto/conn.h; do
 	for h in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$src/$f"); do
@@ -37,7 +37,7 @@ for f in proto/conn.c proto/session.c proto/methods.c proto/proto_int.h proto/co
 	done
 done
 if [ -z "$bad" ]; then
-	ok "their sources include no engine header but ops.h, timer.h and pure ones"
+	ok "their sources include no engine header but engine_ops.h, timer.h and pure ones"
 else
 	not_ok "engine headers included directly:" $bad
 fi

@@ -1,10 +1,10 @@
-/* ops: engine_ring_ops, the engine table (ops.h) that runs on the ring.
+/* engine_ops: engine_ring_ops, the engine table (engine_ops.h) that runs on the ring.
  *
  * Each entry is the proc.h or engine.h function of the same promise; only
  * the timers need a line of glue, to find the engine's loop. Owns nothing
  * and must not grow logic of its own: what a process does is proc.c's.
  */
-#include "ops.h"
+#include "engine_ops.h"
 
 #include "engine.h"
 #include "loop.h"

@@ -1,4 +1,4 @@
-/* ops: the engine as proto/ sees it, one table of operations.
+/* engine_ops: the engine as proto/ sees it, one table of operations.
  *
  * proto/ reaches processes and time through struct engine_ops and nothing
  * else: it makes a proc (handing it the observer of proc.h, which reports
@@ -6,7 +6,7 @@
  * starts it, writes its stdin (close_stdin ends it), signals, resizes and
  * releases it, reads its state and its log, moves its delivered mark,
  * resumes its paused output, asks whether sandboxing can be had, and arms
- * and cancels the timers it embeds (timer.h). engine_ring_ops (ops.c) is
+ * and cancels the timers it embeds (timer.h). engine_ring_ops (engine_ops.c) is
  * the real table, on the ring; tests/fake/fake_engine.c is a scripted one,
  * so that conn, session and methods run whole with no ring and no child.
  *
@@ -16,8 +16,8 @@
  * process/read costs no call per chunk and a fake keeps a real outlog.
  * Must not grow anything that only one caller's convenience needs.
  */
-#ifndef RINGEXEC_OPS_H
-#define RINGEXEC_OPS_H
+#ifndef RINGEXEC_ENGINE_OPS_H
+#define RINGEXEC_ENGINE_OPS_H
 
 #include <stdbool.h>
 #include <stddef.h>
