@@ -208,7 +208,10 @@ void loop_timer_cancel(struct loop *lp, struct loop_timer *t)
 void loop_timer_arm(struct loop *lp, struct loop_timer *t, uint64_t ms)
 {
 	loop_timer_cancel(lp, t);
-	t->deadline_ns = loop_clock_ns() + ms * 1000000u;
+	uint64_t now = loop_clock_ns();
+	/* A deadline past the clock's range is "never" (a huge waitMs must
+	 * not wrap around and fire at once). */
+	t->deadline_ns = ms > (UINT64_MAX - now) / 1000000u ? UINT64_MAX : now + ms * 1000000u;
 	t->armed = true;
 	lp->timers = loop_meld(lp->timers, t);
 }

@@ -168,7 +168,36 @@ static void test_cancel_idle_and_twice(void)
 	loop_free(lp);
 }
 
+/* A deadline past the clock's range (waitMs near 2^64) is "never": it
+ * must not wrap around and fire at once. */
+static void test_huge_deadline_never_fires(void)
+{
+	memset(ticks, 0, sizeof(ticks));
+	nfired = want_fired = 0;
+	late = false;
+	REQUIRE(new_loop());
+	static const uint64_t huge[] = { UINT64_MAX, UINT64_MAX / 1000000u, UINT64_MAX / 1000000u + 1,
+					 (uint64_t)1 << 62 };
+	for (size_t i = 0; i < 4; i++) {
+		loop_timer_init(&ticks[i].t, tick_fn);
+		loop_timer_arm(lp, &ticks[i].t, huge[i]);
+		CHECKF(ticks[i].t.deadline_ns > loop_now_ns(lp) + 1000000000ull * 86400 * 365,
+		       "%zu: a deadline of %llu ms is due within a year", i, (unsigned long long)huge[i]);
+	}
+	loop_timer_init(&ticks[4].t, tick_fn);
+	loop_timer_arm(lp, &ticks[4].t, 20);
+	want_fired = 1;
+	REQUIRE(loop_run(lp) == 0);
+	for (size_t i = 0; i < 4; i++)
+		CHECKF(ticks[i].fired == 0, "the timer of %llu ms fired", (unsigned long long)huge[i]);
+	CHECK(ticks[4].fired == 1);
+	for (size_t i = 0; i < 4; i++)
+		loop_timer_cancel(lp, &ticks[i].t);
+	loop_free(lp);
+}
+
 static const struct tap_case cases[] = {
+	{ "a huge deadline never fires (no wrap-around)", test_huge_deadline_never_fires },
 	{ "arm_never_allocates", test_arm_never_allocates },
 	{ "rearm_and_cancel_from_callback", test_rearm_and_cancel_from_callback },
 	{ "cancel_idle_and_twice", test_cancel_idle_and_twice },
