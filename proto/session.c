@@ -574,7 +574,11 @@ void session_on_sent(struct session *s)
 		}
 		if (!sp->marks_count)
 			dlist_del(&sp->unconfirmed_link);
-		if (sp->paused && !session_should_pause(sp)) {
+		/* Resume below half the high mark (PROTOCOL §6), not at it: a
+		 * pause for the queue ends with drained(); this one catches a
+		 * backlog read out while the queue stayed low. */
+		if (sp->paused && !session_should_pause(sp) &&
+		    s->conn->io->queued(s->conn->io_ctx) <= s->pr->cfg.send_high_water / 2) {
 			sp->paused = false;
 			session_ops(sp)->resume_output(sp->proc);
 		}
