@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "engine.h"
+#include "fs/fs.h"
 #include "params.h"
 #include "proto_int.h"
 
@@ -278,6 +279,7 @@ void conn_on_closed(struct conn *c)
 		session_waiter_free(container_of(c->waiters.next, struct waiter, conn_link));
 	while (!dlist_empty(&c->held))
 		session_held_free(container_of(c->held.next, struct held_write, conn_link));
+	fs_conn_closed(c);
 	if (c->sess)
 		session_detach(c->sess);
 	free(c);

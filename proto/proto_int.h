@@ -12,8 +12,7 @@
 #include "jsonrpc.h"
 #include "loop.h"
 #include "proc.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "util.h"
 
 /* An intrusive doubly-linked list. */
 struct dlist {
@@ -67,6 +66,7 @@ struct conn {
 	bool recv_paused;		/* we asked the transport to stop reading */
 	bool binary_output;		/* initialize asked for binary output frames and
 					   the transport has them (PROTOCOL §5a) */
+	struct fs_conn *fs;		/* pending fs reads and jobs (fs/), or NULL */
 };
 
 /* A connection whose held writes carry more than this stops being read. */
@@ -84,6 +84,7 @@ struct session {
 	struct loop_timer ttl;		/* while detached: the end of the session */
 	uint64_t attach_gen;		/* counts attaches (a deferred reply goes only to
 					   the connection that asked) */
+	struct fs_session *fs;		/* fs handles and watches (fs/), or NULL */
 };
 
 /* Output queued on the connection: delivered once sent_total reaches end. */

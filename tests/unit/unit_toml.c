@@ -3,7 +3,7 @@
  * dates, tables), whole-document round trips, the serialiser's string and
  * float forms, and malformed documents rejected with the right line.
  */
-#include "toml.h"
+#include "config/toml.h"
 #include "tap.h"
 
 #include <errno.h>

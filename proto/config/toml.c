@@ -5,6 +5,7 @@
  * their source order and index their keys once they grow. The serialiser
  * follows the shape the reference's TOML writer gives: a table's values,
  * then its sub-tables as [a.b] / [[a.b]] sections, a blank line before each.
+ * Must not: know JSON or the protocol, or accept what TOML 1.0 refuses.
  */
 #include "toml.h"
 
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "idmap.h"
+#include "uri.h"
 
 #define TOML_F_IMPLICIT 0x01	/* table made as a prefix of a [header] */
 #define TOML_F_DEFINED 0x02	/* table defined by a [header] */
@@ -101,19 +104,9 @@ struct toml_node *toml_root(struct toml_doc *d)
 
 /* ---- tables ---- */
 
-static size_t toml_hash(const char *k, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ull;
-	}
-	return (size_t)h;
-}
-
 static void toml_index_put(struct toml_node **index, size_t cap, struct toml_node *n)
 {
-	size_t i = toml_hash(n->key, n->key_len) & (cap - 1);
+	size_t i = (size_t)idmap_hash(n->key, n->key_len) & (cap - 1);
 	while (index[i])
 		i = (i + 1) & (cap - 1);
 	index[i] = n;
@@ -124,7 +117,7 @@ struct toml_node *toml_get(const struct toml_node *t, const char *key, size_t ke
 	if (!t || t->kind != TOML_TABLE)
 		return NULL;
 	if (t->index) {
-		size_t i = toml_hash(key, key_len) & (t->index_cap - 1);
+		size_t i = (size_t)idmap_hash(key, key_len) & (t->index_cap - 1);
 		for (struct toml_node *n; (n = t->index[i]); i = (i + 1) & (t->index_cap - 1))
 			if (n->key_len == key_len && memcmp(n->key, key, key_len) == 0)
 				return n;
@@ -366,17 +359,6 @@ static int toml_put_utf8(struct buf *b, uint32_t cp)
 	return buf_append(b, u, n);
 }
 
-static int toml_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* An escape after '\' in a basic string (P->p at the letter). */
 static int toml_escape(struct toml_parser *P)
 {
@@ -395,7 +377,7 @@ static int toml_escape(struct toml_parser *P)
 		size_t digits = c == 'u' ? 4 : 8;
 		uint32_t cp = 0;
 		for (size_t i = 1; i <= digits; i++) {
-			int v = toml_hexval(toml_peek(P, i));
+			int v = uri_hexval(toml_peek(P, i));
 			if (v < 0)
 				return toml_fail(P, "\\%c needs %zu hex digits", c, digits);
 			cp = cp << 4 | (uint32_t)v;
@@ -416,27 +398,76 @@ static int toml_escape(struct toml_parser *P)
 	return buf_append(&P->scratch, &ch, 1) < 0 ? toml_oom(P) : 0;
 }
 
+/* A quote of the string's kind at P->p: the end of the string (1), quotes
+ * that belong to a multi-line string's text (0), or -1 on error. */
+static int toml_string_quote(struct toml_parser *P, char q, bool multi)
+{
+	if (!multi) {
+		P->p++;
+		return 1;
+	}
+	size_t run = 0;
+	while (toml_peek(P, run) == q)
+		run++;
+	size_t kept = run >= 3 ? run - 3 : run;
+	if (run > 5)
+		return toml_fail(P, "too many quotes closing a multi-line string");
+	if (buf_append(&P->scratch, P->p, kept) < 0)
+		return toml_oom(P);
+	P->p += run;
+	return run >= 3;
+}
+
+/* In a multi-line basic string, after a '\': a line-ending backslash eats
+ * the newline and the blanks after it (true). False (P->p unchanged) when
+ * it is an escape. */
+static bool toml_string_line_end(struct toml_parser *P)
+{
+	const char *save = P->p;
+	toml_skip_ws(P);
+	if (!toml_at_newline(P)) {
+		P->p = save;
+		return false;
+	}
+	for (;;) {
+		toml_skip_ws(P);
+		size_t k = toml_at_newline(P);
+		if (!k)
+			return true;
+		P->p += k;
+		P->line++;
+	}
+}
+
+/* The opening quotes (P->p at the first): true for a multi-line string. */
+static int toml_string_open(struct toml_parser *P, char q, bool multiline_ok, bool *multi)
+{
+	*multi = toml_peek(P, 1) == q && toml_peek(P, 2) == q;
+	if (!*multi) {
+		P->p++;
+		return 0;
+	}
+	if (!multiline_ok)
+		return toml_fail(P, "a multi-line string cannot be a key");
+	P->p += 3;
+	size_t nl = toml_at_newline(P);	/* a newline right after the quotes is dropped */
+	if (nl) {
+		P->p += nl;
+		P->line++;
+	}
+	return 0;
+}
+
 /* A string of any of the four kinds (P->p at its first quote); the decoded
  * bytes are in P->scratch. multiline_ok: not a key. */
 static int toml_string(struct toml_parser *P, bool multiline_ok)
 {
 	char q = *P->p;
-	bool basic = q == '"';
-	bool multi = toml_peek(P, 1) == q && toml_peek(P, 2) == q;
+	bool basic = q == '"', multi;
 	int start_line = P->line;
 	buf_reset(&P->scratch);
-	if (multi) {
-		if (!multiline_ok)
-			return toml_fail(P, "a multi-line string cannot be a key");
-		P->p += 3;
-		size_t nl = toml_at_newline(P);	/* a newline right after the quotes is dropped */
-		if (nl) {
-			P->p += nl;
-			P->line++;
-		}
-	} else {
-		P->p++;
-	}
+	if (toml_string_open(P, q, multiline_ok, &multi) < 0)
+		return -1;
 	for (;;) {
 		if (toml_eof(P)) {
 			P->line = start_line;
@@ -444,24 +475,9 @@ static int toml_string(struct toml_parser *P, bool multiline_ok)
 		}
 		int c = (unsigned char)*P->p;
 		if (c == q) {
-			if (!multi) {
-				P->p++;
-				return 0;
-			}
-			size_t run = 0;
-			while (toml_peek(P, run) == q)
-				run++;
-			if (run >= 3) {
-				if (run > 5)
-					return toml_fail(P, "too many quotes closing a multi-line string");
-				if (buf_append(&P->scratch, P->p, run - 3) < 0)
-					return toml_oom(P);
-				P->p += run;
-				return 0;
-			}
-			if (buf_append(&P->scratch, P->p, run) < 0)
-				return toml_oom(P);
-			P->p += run;
+			int r = toml_string_quote(P, q, multi);
+			if (r != 0)
+				return r < 0 ? -1 : 0;
 			continue;
 		}
 		size_t nl = toml_at_newline(P);
@@ -478,23 +494,8 @@ static int toml_string(struct toml_parser *P, bool multiline_ok)
 			return toml_fail(P, "control character 0x%02x in a string", (unsigned)c);
 		if (c == '\\' && basic) {
 			P->p++;
-			if (multi) {
-				/* A line-ending backslash eats the newline and the blanks after it. */
-				const char *save = P->p;
-				toml_skip_ws(P);
-				if (toml_at_newline(P)) {
-					for (;;) {
-						toml_skip_ws(P);
-						size_t k = toml_at_newline(P);
-						if (!k)
-							break;
-						P->p += k;
-						P->line++;
-					}
-					continue;
-				}
-				P->p = save;
-			}
+			if (multi && toml_string_line_end(P))
+				continue;
 			if (toml_escape(P) < 0)
 				return -1;
 			continue;
@@ -577,7 +578,7 @@ static int toml_digits(const char *s, size_t n, int base, uint64_t *val, bool *o
 				return -1;
 			continue;
 		}
-		int d = toml_hexval((unsigned char)s[i]);
+		int d = uri_hexval((unsigned char)s[i]);
 		if (d < 0 || d >= base)
 			return -1;
 		if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
