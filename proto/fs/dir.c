@@ -50,22 +50,18 @@ struct fs_readdir_job {
 	struct fs_job job;
 	char *path;
 	struct fs_list list;
-	int r;				/* the last step's result */
 	struct fs_out out;
 };
 
-static int fs_readdir_step(void *arg)
+static int fs_readdir_step(struct fs_job *j)
 {
-	struct fs_readdir_job *q = arg;
-	q->r = fs_list_step(&q->list);
-	q->job.more = q->r > 0;
-	return 0;
+	return fs_list_step(&container_of(j, struct fs_readdir_job, job)->list);
 }
 
 static void fs_readdir_encode(struct fs_job *j)
 {
 	struct fs_readdir_job *q = container_of(j, struct fs_readdir_job, job);
-	if (q->r < 0 || q->list.nomem)
+	if (j->r < 0 || q->list.nomem)
 		return;
 	fs_out_begin(&q->out, j->call.id);
 	struct jw *w = &q->out.w;
@@ -85,8 +81,8 @@ static void fs_readdir_encode(struct fs_job *j)
 static void fs_readdir_finish(struct fs_job *j)
 {
 	struct fs_readdir_job *q = container_of(j, struct fs_readdir_job, job);
-	if (q->r < 0)
-		return fs_reply_os(&j->call, q->r);
+	if (j->r < 0)
+		return fs_reply_os(&j->call, j->r);
 	if (q->list.nomem)
 		return fs_reply_oom(&j->call);
 	jw_arr_close(&q->out.w);
@@ -130,22 +126,18 @@ struct fs_walk_job {
 	struct fs_job job;
 	char *root;
 	struct fs_walk walk;
-	int r;
 	struct fs_out out;
 };
 
-static int fs_walk_job_step(void *arg)
+static int fs_walk_job_step(struct fs_job *j)
 {
-	struct fs_walk_job *q = arg;
-	q->r = fs_walk_step(&q->walk);
-	q->job.more = q->r > 0;
-	return 0;
+	return fs_walk_step(&container_of(j, struct fs_walk_job, job)->walk);
 }
 
 static void fs_walk_encode(struct fs_job *j)
 {
 	struct fs_walk_job *q = container_of(j, struct fs_walk_job, job);
-	if (q->r < 0 || q->walk.nomem)
+	if (j->r < 0 || q->walk.nomem)
 		return;
 	fs_out_begin(&q->out, j->call.id);
 	struct jw *w = &q->out.w;
@@ -184,8 +176,8 @@ static void fs_walk_encode_errors(struct jw *w, const struct fs_walk *walk)
 static void fs_walk_finish(struct fs_job *j)
 {
 	struct fs_walk_job *q = container_of(j, struct fs_walk_job, job);
-	if (q->r < 0)
-		return fs_reply_os(&j->call, q->r);
+	if (j->r < 0)
+		return fs_reply_os(&j->call, j->r);
 	if (q->walk.nomem)
 		return fs_reply_oom(&j->call);
 	struct jw *w = &q->out.w;

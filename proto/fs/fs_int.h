@@ -105,8 +105,9 @@ void fs_reads_cancel(struct fs_conn *fc);
 struct fs_job;
 
 struct fs_job_ops {
-	/* Execute one slice (fs_run's fn: arg is the job); sets job->more. */
-	int (*step)(void *job);
+	/* Execute one slice (run by fs_run: no JSON, no connection): 1 when
+	 * another slice is needed, 0 when done, or -errno (done). */
+	int (*step)(struct fs_job *j);
 	/* On the loop after each slice: encode what it produced (may be NULL). */
 	void (*encode)(struct fs_job *j);
 	/* The work is done: reply (j->call answers). */
@@ -121,8 +122,7 @@ struct fs_job {
 	struct fs_call call;		/* c; id is &id; sp is &sp when confined */
 	struct rpc_id id;		/* owned copy */
 	struct sbpolicy sp;		/* owned (taken from the request) */
-	bool more;			/* set by step: another slice is needed */
-	bool failed;			/* a slice could not run (answered) */
+	int r;				/* the last step's result */
 };
 
 /* Queue j (embedded in the method's state, ops set) behind the

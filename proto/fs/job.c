@@ -22,15 +22,22 @@ static void fs_job_free(struct fs_job *j)
 	j->ops->free(j);
 }
 
+/* fs_run's fn: the method's step. */
+static int fs_job_execute(void *arg)
+{
+	struct fs_job *j = arg;
+	j->r = j->ops->step(j);
+	return 0;
+}
+
 /* One slice of j (the connection's first job). True when j is over:
  * answered, unlinked and freed. */
 static bool fs_job_slice(struct fs_job *j)
 {
-	j->more = false;
-	bool ran = fs_run(&j->call, j->ops->step, j) == 0;
+	bool ran = fs_run(&j->call, fs_job_execute, j) == 0;
 	if (ran && j->ops->encode)
 		j->ops->encode(j);
-	if (ran && j->more)
+	if (ran && j->r > 0)
 		return false;
 	dlist_del(&j->link);
 	if (ran)

@@ -251,6 +251,19 @@ char *fs_op_join(const char *dir, const char *name)
 	return out;
 }
 
+int fs_op_grow(void **v, size_t *cap, size_t len, size_t sz)
+{
+	if (len < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *nv = realloc(*v, ncap * sz);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
 bool fs_op_exists(const char *path)
 {
 	struct stat st;

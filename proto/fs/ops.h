@@ -61,6 +61,9 @@ int fs_op_read_at(int fd, char *buf, size_t len, uint64_t off, size_t *got, bool
 int fs_op_mkdir(char *path, bool recursive);
 /* dir + "/" + name, malloc'd (NULL on ENOMEM). */
 char *fs_op_join(const char *dir, const char *name);
+/* Room for one more element in the array *v (elements of sz bytes, len
+ * used of *cap): doubled (16 at first) when full. 0 or -ENOMEM. */
+int fs_op_grow(void **v, size_t *cap, size_t len, size_t sz);
 /* Does path exist (following symlinks)? */
 bool fs_op_exists(const char *path);
 

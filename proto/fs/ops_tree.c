@@ -23,20 +23,6 @@ static bool fs_dot(const char *name)
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 }
 
-/* Room for one more element in *v (of size sz, *cap of them). 0 or -ENOMEM. */
-static int fs_grow(void **v, size_t *cap, size_t len, size_t sz)
-{
-	if (len < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *nv = realloc(*v, ncap * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 /* ---- fs/remove ---- */
 
 struct fs_rm_frame {
@@ -59,7 +45,7 @@ static int fs_rm_enter(struct fs_rm *rm, int dfd, const char *name)
 		return errno == ENOENT ? 0 : -errno;
 	}
 	char *copy = strdup(name);
-	if (!copy || fs_grow((void **)&rm->stack, &rm->cap, rm->depth, sizeof(*rm->stack)) < 0) {
+	if (!copy || fs_op_grow((void **)&rm->stack, &rm->cap, rm->depth, sizeof(*rm->stack)) < 0) {
 		free(copy);
 		close(fd);
 		return -ENOMEM;
@@ -233,7 +219,7 @@ static int fs_copy_enter(struct fs_copy *cp, char *src, char *dst, mode_t mode)
 	}
 	if (r == 0 && !(d = opendir(src)))
 		r = -errno;
-	if (r == 0 && fs_grow((void **)&cp->stack, &cp->cap, cp->depth, sizeof(*cp->stack)) < 0)
+	if (r == 0 && fs_op_grow((void **)&cp->stack, &cp->cap, cp->depth, sizeof(*cp->stack)) < 0)
 		r = -ENOMEM;
 	if (r < 0) {
 		if (d)

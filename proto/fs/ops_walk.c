@@ -26,32 +26,6 @@ enum {
 /* Moves of the sort that cost as much as one entry of the budget. */
 #define FS_WALK_MOVES_PER_ENTRY 16
 
-static int fs_grow_walk_queue(struct fs_walk *w)
-{
-	if (w->qlen < w->qcap)
-		return 0;
-	size_t cap = w->qcap ? w->qcap * 2 : 16;
-	struct fs_walk_dir *nq = realloc(w->q, cap * sizeof(*nq));
-	if (!nq)
-		return -ENOMEM;
-	w->q = nq;
-	w->qcap = cap;
-	return 0;
-}
-
-static int fs_grow_walk_errors(struct fs_walk *w)
-{
-	if (w->nerrors < w->errors_cap)
-		return 0;
-	size_t cap = w->errors_cap ? w->errors_cap * 2 : 8;
-	struct fs_walk_error *ne = realloc(w->errors, cap * sizeof(*ne));
-	if (!ne)
-		return -ENOMEM;
-	w->errors = ne;
-	w->errors_cap = cap;
-	return 0;
-}
-
 /* ---- a resumable merge sort of the current directory's names ---- */
 
 /* One pass after another of a bottom-up merge of w->names through s->tmp,
@@ -127,7 +101,7 @@ static void fs_walk_dir_done(struct fs_walk *w)
 
 static void fs_walk_error(struct fs_walk *w, char *path, int err)
 {
-	if (fs_grow_walk_errors(w) < 0) {
+	if (fs_op_grow((void **)&w->errors, &w->errors_cap, w->nerrors, sizeof(*w->errors)) < 0) {
 		free(path);
 		return;		/* as the reference's error list when it cannot grow */
 	}
@@ -174,17 +148,8 @@ static void fs_walk_read(struct fs_walk *w, unsigned *budget)
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (w->nnames == w->names_cap) {
-			size_t cap = w->names_cap ? w->names_cap * 2 : 32;
-			char **nv = realloc(w->names, cap * sizeof(*nv));
-			if (!nv) {
-				w->nomem = true;
-				return;
-			}
-			w->names = nv;
-			w->names_cap = cap;
-		}
-		if (!(w->names[w->nnames] = strdup(de->d_name))) {
+		if (fs_op_grow((void **)&w->names, &w->names_cap, w->nnames, sizeof(*w->names)) < 0 ||
+		    !(w->names[w->nnames] = strdup(de->d_name))) {
 			w->nomem = true;
 			return;
 		}
@@ -231,7 +196,7 @@ static void fs_walk_name(struct fs_walk *w, char *name)
 	w->batch[w->n++] = (struct fs_walk_entry){ p, kind == 1 };
 	if (kind == 1 && w->cur.depth < w->max_depth) {
 		char *dup = strdup(p);
-		if (!dup || fs_grow_walk_queue(w) < 0) {
+		if (!dup || fs_op_grow((void **)&w->q, &w->qcap, w->qlen, sizeof(*w->q)) < 0) {
 			free(dup);
 			w->nomem = true;
 			return;
@@ -265,7 +230,7 @@ static int fs_walk_begin(struct fs_walk *w)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		char *p = strdup(w->root);
-		if (!p || fs_grow_walk_queue(w) < 0) {
+		if (!p || fs_op_grow((void **)&w->q, &w->qcap, w->qlen, sizeof(*w->q)) < 0) {
 			free(p);
 			w->nomem = true;
 			return 0;

@@ -14,22 +14,17 @@ struct fs_remove_job {
 	struct fs_job job;
 	char *path;
 	struct fs_rm rm;
-	int r;
 };
 
-static int fs_remove_step(void *arg)
+static int fs_remove_step(struct fs_job *j)
 {
-	struct fs_remove_job *q = arg;
-	q->r = fs_rm_step(&q->rm);
-	q->job.more = q->r > 0;
-	return 0;
+	return fs_rm_step(&container_of(j, struct fs_remove_job, job)->rm);
 }
 
 static void fs_remove_finish(struct fs_job *j)
 {
-	struct fs_remove_job *q = container_of(j, struct fs_remove_job, job);
-	if (q->r < 0)
-		fs_reply_os(&j->call, q->r);
+	if (j->r < 0)
+		fs_reply_os(&j->call, j->r);
 	else
 		fs_reply_empty(&j->call);
 }
@@ -73,23 +68,18 @@ struct fs_copy_job {
 	struct fs_job job;
 	char *src, *dst;
 	struct fs_copy cp;
-	int r;
 };
 
-static int fs_copy_job_step(void *arg)
+static int fs_copy_job_step(struct fs_job *j)
 {
-	struct fs_copy_job *q = arg;
-	q->r = fs_copy_step(&q->cp);
-	q->job.more = q->r > 0;
-	return 0;
+	return fs_copy_step(&container_of(j, struct fs_copy_job, job)->cp);
 }
 
 static void fs_copy_finish(struct fs_job *j)
 {
-	struct fs_copy_job *q = container_of(j, struct fs_copy_job, job);
 	struct fs_call *k = &j->call;
 	const char *refused = NULL;
-	switch (q->r) {
+	switch (j->r) {
 	case FS_COPY_DIR_NEEDS_RECURSIVE:
 		refused = "fs/copy requires recursive: true when sourcePath is a directory";
 		break;
@@ -102,8 +92,8 @@ static void fs_copy_finish(struct fs_job *j)
 	}
 	if (refused)
 		conn_reply_error(k->c, k->id, RPC_INVALID_REQUEST, "%s", refused);
-	else if (q->r < 0)
-		fs_reply_os(k, q->r);
+	else if (j->r < 0)
+		fs_reply_os(k, j->r);
 	else
 		fs_reply_empty(k);
 }
