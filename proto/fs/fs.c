@@ -128,15 +128,12 @@ static void fs_reply_unenforceable(struct fs_call *k)
 			 "sandbox intent cannot be enforced on this executor");
 }
 
-/* k's template (built now if the cache has none). 0, or -1 answered. */
-static int fs_template(struct fs_call *k, struct sandbox **sb)
+/* sp's template (built now if the cache has none). 0 or -EOPNOTSUPP. */
+static int fs_template(struct engine *eng, struct sbpolicy *sp, struct sandbox **sb)
 {
-	struct engine *eng = k->c->pr->eng;
 	if (!engine_sandbox_available(eng, NULL) ||
-	    sandbox_get(engine_sandboxes(eng), &k->sp->policy, sb) < 0) {
-		fs_reply_unenforceable(k);
-		return -1;
-	}
+	    sandbox_get(engine_sandboxes(eng), &sp->policy, sb) < 0)
+		return -EOPNOTSUPP;
 	return 0;
 }
 
@@ -146,19 +143,34 @@ static int fs_template(struct fs_call *k, struct sandbox **sb)
  * is not there, and the child has no capability, so there is nothing to
  * check before the use. The child shares our memory and fds: what fn
  * leaves in arg (and the fds it opened) is ours when it returns. */
-int fs_run(struct fs_call *k, int (*fn)(void *arg), void *arg)
+int fs_run_confined(struct engine *eng, struct sbpolicy *sp, int (*fn)(void *arg), void *arg)
 {
-	if (!k->sp)
+	if (!sp)
 		return fn(arg);
 	struct sandbox *sb;
-	if (fs_template(k, &sb) < 0)
-		return -1;
-	int ret = sandbox_run(engine_sandboxes(k->c->pr->eng), sb, fn, arg);
-	if (ret < 0) {
+	int ret = fs_template(eng, sp, &sb);
+	return ret < 0 ? ret : sandbox_run(engine_sandboxes(eng), sb, fn, arg);
+}
+
+int fs_run(struct fs_call *k, int (*fn)(void *arg), void *arg)
+{
+	int ret = fs_run_confined(k->c->pr->eng, k->sp, fn, arg);
+	if (ret == -EOPNOTSUPP)
+		fs_reply_unenforceable(k);
+	else if (ret < 0)
 		conn_reply_error(k->c, k->id, RPC_INTERNAL_ERROR, "%s", strerror(-ret));
-		return -1;
-	}
-	return 0;
+	return ret < 0 ? -1 : 0;
+}
+
+bool fs_policy_take(struct fs_call *k, struct sbpolicy *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!k->sp)
+		return false;
+	*out = *k->sp;
+	memset(k->sp, 0, sizeof(*k->sp));	/* left empty for its owner's sbpolicy_free */
+	k->sp = NULL;
+	return true;
 }
 
 /* A request's `sandbox`: decoded first (its -32602 wins), then, once past
@@ -194,7 +206,9 @@ static void fs_dispatch(struct conn *c, const struct rpc_id *id, const json_t *p
 		fs_reply_oom(&k);
 	} else if (r < 0) {
 		fs_reply_unenforceable(&k);
-	} else if (fs_template(&k, &sb) == 0) {
+	} else if (fs_template(c->pr->eng, &sp, &sb) < 0) {
+		fs_reply_unenforceable(&k);
+	} else {
 		fn(&k, params);
 	}
 	sbpolicy_free(&sp);

@@ -70,6 +70,13 @@ bool fs_gate(struct fs_call *k);
  * here, or inside k's sandbox. 0 once it ran; -1 when it could not run
  * (answered). Nothing in fn may touch the connection or the ring. */
 int fs_run(struct fs_call *k, int (*fn)(void *arg), void *arg);
+/* The same with no one to answer: here when sp is NULL, else inside sp's
+ * template. fn's result, -EOPNOTSUPP (no template), or -errno. */
+int fs_run_confined(struct engine *eng, struct sbpolicy *sp, int (*fn)(void *arg), void *arg);
+/* Move k's policy (if any) into *out (zeroed when none), for work that
+ * outlives the request (jobs, watches); k is left without one. True when
+ * there was one. */
+bool fs_policy_take(struct fs_call *k, struct sbpolicy *out);
 
 /* ---- fs.c: state hung off its owner ---- */
 

@@ -11,7 +11,6 @@
 #include "fs_int.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "fileio.h"
 
@@ -71,12 +70,8 @@ void fs_job_start(struct fs_call *k, struct fs_job *j)
 	}
 	j->call.c = k->c;
 	j->call.id = &j->id;
-	if (k->sp) {
-		/* Taken: the request's copy is left empty for its sbpolicy_free. */
-		j->sp = *k->sp;
-		memset(k->sp, 0, sizeof(*k->sp));
+	if (fs_policy_take(k, &j->sp))
 		j->call.sp = &j->sp;
-	}
 	bool idle = dlist_empty(&fc->jobs);
 	dlist_add_tail(&fc->jobs, &j->link);
 	if (idle)

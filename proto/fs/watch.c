@@ -3,8 +3,10 @@
  * A watch keeps the paths that were missing when it was registered and an
  * engine fileio watch on the deepest existing ancestor of each; on every
  * event it looks again: once one of the paths exists the session's
- * attached connection (if any) is told, and the watch ends. Watches and
- * the watchIds ever used belong to the session and end with it.
+ * attached connection (if any) is told, and the watch ends. A watch made
+ * under a sandbox policy keeps it and looks (and re-watches) inside it
+ * every time, as it did at registration. Watches and the watchIds ever
+ * used belong to the session and end with it.
  * Must not: submit ring operations (fileio does), or outlive its session.
  */
 #include "fs_int.h"
@@ -24,6 +26,8 @@ struct fs_watch {
 	uint64_t watch_id;
 	char **missing;			/* paths that were missing at registration */
 	size_t nmissing;
+	struct sbpolicy sp;		/* the request's policy, if confined */
+	bool confined;
 };
 
 static void fs_watch_free(struct fs_session *fss, struct fs_watch *w)
@@ -34,6 +38,7 @@ static void fs_watch_free(struct fs_session *fss, struct fs_watch *w)
 	for (size_t i = 0; i < w->nmissing; i++)
 		free(w->missing[i]);
 	free(w->missing);
+	sbpolicy_free(&w->sp);
 	free(w);
 }
 
@@ -89,17 +94,35 @@ static void fs_watch_notify(struct fs_watch *w)
 	conn_send_note(c, &jw);
 }
 
-/* Something changed where w looks: has a missing path appeared? */
+/* After an event: has a missing path appeared? If not (and the read is
+ * fine), watch the ancestors again, the tree may have changed. */
+struct fs_watch_look {
+	struct fs_watch *w;
+	int err;			/* the event's */
+	bool fire;
+	int r;				/* re-watching's */
+};
+
+static int fs_watch_relook(void *arg)
+{
+	struct fs_watch_look *l = arg;
+	struct fs_watch *w = l->w;
+	for (size_t i = 0; i < w->nmissing && !l->fire; i++)
+		l->fire = fs_op_exists(w->missing[i]);
+	if (!l->fire && (l->err == 0 || l->err == -EINTR || l->err == -EAGAIN))
+		l->r = fs_watch_ancestors(w->io, w->missing, w->nmissing);
+	return 0;
+}
+
 static void fs_watch_event(void *ctx, int err)
 {
 	struct fs_watch *w = ctx;
-	bool fire = false;
-	for (size_t i = 0; i < w->nmissing && !fire; i++)
-		fire = fs_op_exists(w->missing[i]);
-	if (fire)
+	struct fs_watch_look l = { .w = w, .err = err };
+	if (fs_run_confined(w->s->pr->eng, w->confined ? &w->sp : NULL, fs_watch_relook, &l) < 0)
+		return fs_watch_free(w->s->fs, w);	/* cannot look where it must: it ends */
+	if (l.fire)
 		fs_watch_notify(w);
-	if (fire || (err < 0 && err != -EINTR && err != -EAGAIN) ||
-	    fs_watch_ancestors(w->io, w->missing, w->nmissing) < 0)
+	if (l.fire || (err < 0 && err != -EINTR && err != -EAGAIN) || l.r < 0)
 		fs_watch_free(w->s->fs, w);
 }
 
@@ -208,6 +231,7 @@ static int fs_watch_register(struct fs_call *k, struct fs_session *fss, struct f
 	}
 	*w = (struct fs_watch){ .s = k->c->sess, .io = q->io, .watch_id = q->watch_id,
 				.missing = q->paths, .nmissing = q->npaths };
+	w->confined = fs_policy_take(k, &w->sp);
 	q->paths = NULL;
 	q->npaths = 0;
 	fss->watch_ids[fss->nwatch_ids++] = w->watch_id;

@@ -857,6 +857,46 @@ static void fs_tree_jobs_under_policy(void)
 	rpc_free(r);
 }
 
+/* fs/watchMissing under a policy looks again inside it on every event: a
+ * path the policy hides does not fire the watch when it appears outside,
+ * one it shows does. (Should no look be confined, the first event, from
+ * ws/other, would fire it: outside/secret exists on the host.) */
+static void fs_watch_looks_inside_the_policy(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	json_t *only_ws = policy("read-only", "restricted");
+	json_t *ents = json_object_get(json_object_get(json_object_get(only_ws, "permissions"),
+						       "file_system"), "entries");
+	json_array_clear(ents);
+	json_array_append_new(ents, entry("write", "project_roots", NULL));
+	char trigger[300], secret[300], other[300];
+	snprintf(trigger, sizeof(trigger), "file://%s/trigger", ws);
+	snprintf(secret, sizeof(secret), "file://%s/secret", outside);
+	json_t *p = json_pack("{s:i, s:[s,s]}", "watchId", 7, "missing", trigger, secret);
+	json_t *resp = fs_call(r, "fs/watchMissing", p, only_ws);
+	CHECKF(json_is_true(json_object_get(json_object_get(resp, "result"), "watching")), "%s",
+	       js(resp));
+	json_decref(resp);
+	snprintf(secret, sizeof(secret), "%s/secret", outside);
+	snprintf(other, sizeof(other), "%s/other", ws);
+	write_file(secret, "s\n");
+	write_file(other, "o\n");
+	json_t *n = rpc_wait_notification(r, "fs/missingChanged", NULL, 500);
+	CHECKF(!n, "fired for a path the policy hides: %s", js(n));
+	json_decref(n);
+	snprintf(trigger, sizeof(trigger), "%s/trigger", ws);
+	write_file(trigger, "t\n");
+	n = rpc_wait_notification(r, "fs/missingChanged", NULL, T_MS);
+	CHECKF(n && json_integer_value(json_object_get(json_object_get(n, "params"), "watchId")) == 7,
+	       "%s", js(n));
+	json_decref(n);
+	unlink(secret);
+	unlink(other);
+	unlink(trigger);
+	rpc_free(r);
+}
+
 static void sandbox_denied_flag(void)
 {
 	struct rpc *r = open_conn();
@@ -1192,6 +1232,7 @@ static const struct tap_case cases[] = {
 	{ "no socket but AF_UNIX; no loopback TCP", only_unix_sockets },
 	{ "fs methods under a policy", fs_methods_under_policy },
 	{ "fs tree jobs under a policy, a slice at a time", fs_tree_jobs_under_policy },
+	{ "fs/watchMissing looks again inside its policy", fs_watch_looks_inside_the_policy },
 	{ "sandboxDenied", sandbox_denied_flag },
 	{ "PTY, pipes, stdin, signals, timeoutMs, arg0 as without a sandbox", behaves_as_unsandboxed },
 	{ "1,000 sandboxed starts leave no fd, mount or child", thousand_starts_leave_nothing },
