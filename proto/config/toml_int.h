@@ -1,6 +1,6 @@
 /* toml_int: what the TOML reader and writer share: the node flags, the
- * document's arena and the table operations (toml.c). Not for callers
- * outside proto/config/toml*.c.
+ * document's arena and the table operations (toml.c).
+ * Must not: be included outside proto/config/toml*.c.
  */
 #ifndef RINGEXEC_TOML_INT_H
 #define RINGEXEC_TOML_INT_H

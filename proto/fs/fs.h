@@ -6,7 +6,8 @@
  *
  * What this family keeps hangs off its owner: a session's handles and
  * watches are freed with the session, a connection's pending reads and
- * tree jobs are cancelled with the connection. Knows no sockets.
+ * tree jobs are cancelled with the connection.
+ * Must not: know sockets, or be reached but through these three calls.
  */
 #ifndef RINGEXEC_FS_H
 #define RINGEXEC_FS_H

@@ -8,6 +8,7 @@
  * outlives a request hangs off its owner: handles and watches off the
  * session (struct fs_session), pending reads and jobs off the connection
  * (struct fs_conn).
+ * Must not: be included outside proto/fs/ (fs.h is the family's face).
  */
 #ifndef RINGEXEC_FS_INT_H
 #define RINGEXEC_FS_INT_H
