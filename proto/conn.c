@@ -226,7 +226,7 @@ void conn_check_recv(struct conn *c)
 	if (!c->io->pause_recv)
 		return;
 	bool pause = c->held_bytes > CONN_HELD_MAX ||
-		     c->io->queued(c->io_ctx) > c->pr->cfg.send_high_water;
+		     c->io->queued(c->io_ctx) > c->pr->cfg.send_high_water || fs_conn_waiting(c);
 	if (pause == c->recv_paused)
 		return;
 	c->recv_paused = pause;

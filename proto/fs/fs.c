@@ -173,14 +173,16 @@ bool fs_policy_take(struct fs_call *k, struct sbpolicy *out)
 	return true;
 }
 
-/* A request's `sandbox`: decoded first (its -32602 wins), then, once past
- * the gate would let it through, resolved and its template made, so an
- * unenforceable policy is refused before the method's own params are
- * looked at. Without anything to confine the method runs as it is. */
-static void fs_dispatch(struct conn *c, const struct rpc_id *id, const json_t *params,
-			fs_method *fn)
+/* A request (unless it waits behind its connection's jobs): its `sandbox`
+ * decoded first (its -32602 wins), then, once past the gate would let it
+ * through, resolved and its template made, so an unenforceable policy is
+ * refused before the method's own params are looked at. Without anything
+ * to confine the method runs as it is. */
+void fs_dispatch(struct conn *c, const struct rpc_id *id, const json_t *params, fs_method *fn)
 {
 	struct fs_call k = { .c = c, .id = id };
+	if (fs_jobs_defer(c, id, params, fn))
+		return;
 	const json_t *sbv = json_is_object(params) ? json_object_get(params, "sandbox") : NULL;
 	if (!sbv || json_is_null(sbv))
 		return fn(&k, params);

@@ -7,7 +7,7 @@
  * What this family keeps hangs off its owner: a session's handles and
  * watches are freed with the session, a connection's pending reads and
  * tree jobs are cancelled with the connection.
- * Must not: know sockets, or be reached but through these three calls.
+ * Must not: know sockets, or be reached but through these calls.
  */
 #ifndef RINGEXEC_FS_H
 #define RINGEXEC_FS_H
@@ -20,5 +20,8 @@ method_fn *fs_methods_find(const char *name);
 void fs_session_free(struct session *s);
 /* conn_on_closed: cancel the connection's pending reads and jobs. */
 void fs_conn_closed(struct conn *c);
+/* An fs request of c waits behind its running job: stop reading c until
+ * it has run (conn_check_recv). */
+bool fs_conn_waiting(const struct conn *c);
 
 #endif

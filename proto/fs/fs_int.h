@@ -96,7 +96,10 @@ struct fs_session *fs_session_of(struct session *s, bool create);
 struct fs_conn {
 	struct conn *c;
 	struct dlist reads;		/* struct fs_read: fs/readFile in flight (file.c) */
-	struct dlist jobs;		/* struct fs_job: the first runs, a slice a turn */
+	struct dlist jobs;		/* struct fs_job: the first runs, a slice a turn;
+					   requests that came meanwhile wait in line */
+	size_t ndeferred;		/* of those, requests waiting */
+	bool running;			/* the queue is being run (job.c) */
 	struct fileio_task *task;	/* runs the first job's next slice */
 };
 
@@ -137,6 +140,11 @@ struct fs_job {
  * connection's other jobs and run its first slice now if it is first.
  * Takes k's policy. On failure (out of memory) answers and frees j. */
 void fs_job_start(struct fs_call *k, struct fs_job *j);
+/* An fs request for c: queued (true) when c's jobs are running, to be
+ * dispatched in its turn (or answered out of memory); false: run it now. */
+bool fs_jobs_defer(struct conn *c, const struct rpc_id *id, const json_t *params, fs_method *fn);
+/* Decode the request's sandbox, then run fn (fs.c). */
+void fs_dispatch(struct conn *c, const struct rpc_id *id, const json_t *params, fs_method *fn);
 /* Drop every job of fc without answering (its connection is gone). */
 void fs_jobs_free(struct fs_conn *fc);
 /* fc->task's function: the next slice of fc's first job. */

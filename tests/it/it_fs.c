@@ -8,7 +8,8 @@
  * environment that envPolicy inherit none/all/core + set + env gives.
  * Tree work runs in slices: a 100,000-entry fs/walk and fs/remove leave the
  * loop free (another client's requests are answered while they run), a
- * copy that takes many slices gives the same tree, and a walk whose
+ * copy that takes many slices gives the same tree, one connection's fs
+ * requests still take effect in the order sent, and a walk whose
  * connection goes is dropped with its fds.
  */
 #include <errno.h>
@@ -640,6 +641,48 @@ static void test_copy_in_slices(void)
 	rpc_free(r);
 }
 
+/* One connection's fs requests take effect in the order sent: a getMetadata
+ * and a writeFile pipelined behind a many-slice remove see the tree gone;
+ * a process request sent between them is answered before the remove is
+ * done (it does not wait behind fs work). */
+static void test_fs_requests_keep_their_order(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	REQUIRE(make_tree("ord", 20, 500));
+	int64_t ids[4];
+	ids[0] = rpc_send(r, "fs/remove", json_pack("{s:s}", "path", turi("ord")));
+	ids[1] = rpc_send(r, "process/list", json_object());
+	ids[2] = rpc_send(r, "fs/getMetadata", json_pack("{s:s}", "path", turi("ord")));
+	ids[3] = rpc_send(r, "fs/writeFile", json_pack("{s:s, s:s}", "path", turi("ord/d00/x"),
+						       "dataBase64", "eA=="));
+	json_t *got[4] = { NULL };
+	int order[4], n = 0;
+	for (int64_t deadline = wsc_now_ms() + 60000; n < 4 && wsc_now_ms() < deadline;) {
+		json_t *m = rpc_next(r, 1000);
+		json_t *id = json_object_get(m, "id");
+		for (int i = 0; id && i < 4; i++)
+			if (json_integer_value(id) == ids[i] && !got[i]) {
+				got[i] = json_incref(m);
+				order[n++] = i;
+			}
+		json_decref(m);
+	}
+	REQUIREF(n == 4, "%d of 4 replies", n);
+	CHECK_RESULT(got[0], json_object());
+	CHECK(res(got[1]) != NULL);
+	CHECK_ERR(got[2], -32004, "No such file or directory (os error 2)");
+	CHECK(err_code(got[3]) == -32004);
+	int pos[4];
+	for (int i = 0; i < 4; i++)
+		pos[order[i]] = i;
+	CHECKF(pos[1] < pos[0] && pos[0] < pos[2] && pos[2] < pos[3],
+	       "replies in the order %d %d %d %d", order[0], order[1], order[2], order[3]);
+	for (int i = 0; i < 4; i++)
+		json_decref(got[i]);
+	rpc_free(r);
+}
+
 /* A walk whose connection goes is dropped: its directory fds close, and
  * the server goes on answering. */
 static void test_walk_dropped_with_connection(void)
@@ -758,6 +801,7 @@ static const struct tap_case cases[] = {
 	{ "watch_missing", test_watch_missing },
 	{ "walk_leaves_loop_free", test_walk_leaves_loop_free },
 	{ "copy_in_slices", test_copy_in_slices },
+	{ "fs_requests_keep_their_order", test_fs_requests_keep_their_order },
 	{ "walk_dropped_with_connection", test_walk_dropped_with_connection },
 	{ "env_policy", test_env_policy },
 	{ NULL, NULL },
