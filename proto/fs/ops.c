@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int64_t fs_ms(struct timespec ts)
@@ -262,6 +263,31 @@ int fs_op_grow(void **v, size_t *cap, size_t len, size_t sz)
 	*v = nv;
 	*cap = ncap;
 	return 0;
+}
+
+static uint64_t fs_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void fs_slice_begin(struct fs_slice *s)
+{
+	s->left = FS_SLICE_ENTRIES;
+	s->end_ns = fs_now_ns() + FS_SLICE_NS;
+}
+
+bool fs_slice_take(struct fs_slice *s)
+{
+	if (s->left == 0)
+		return false;
+	if (s->left % 32 == 0 && s->left < FS_SLICE_ENTRIES && fs_now_ns() >= s->end_ns) {
+		s->left = 0;
+		return false;
+	}
+	s->left--;
+	return true;
 }
 
 bool fs_op_exists(const char *path)

@@ -25,9 +25,22 @@
 #define FS_COPY_INTO_ITSELF (-100003)	/* a directory into itself or below */
 #define FS_COPY_UNSUPPORTED (-100004)	/* not a file, directory or symlink */
 
-/* One slice: at most this many directory entries, or bytes of a copy. */
+/* One slice: at most FS_SLICE_ENTRIES directory entries and about
+ * FS_SLICE_NS of time (on a slow disk an unlink costs far more than a
+ * page-cache lookup), and at most FS_SLICE_BYTES of a copy. */
 #define FS_SLICE_ENTRIES 512
+#define FS_SLICE_NS 2000000u
 #define FS_SLICE_BYTES (4u << 20)
+
+struct fs_slice {
+	unsigned left;			/* entries */
+	uint64_t end_ns;		/* CLOCK_MONOTONIC */
+};
+
+void fs_slice_begin(struct fs_slice *s);
+/* One entry's worth of the slice: false once it is spent (the clock is
+ * read every 32 entries). */
+bool fs_slice_take(struct fs_slice *s);
 
 /* ---- one path ---- */
 

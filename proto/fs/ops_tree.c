@@ -2,8 +2,8 @@
  *
  * Owns recursive remove, recursive copy, directory listing and the walk,
  * each an explicit state (a stack of open directories, or a queue) that a
- * step advances by at most FS_SLICE_ENTRIES entries (and FS_SLICE_BYTES of
- * file data), in the same order and with the same outcome as one call
+ * step advances by at most one slice (struct fs_slice: entries and time,
+ * and FS_SLICE_BYTES of file data), in the same order and with the same outcome as one call
  * doing it all. Must not: know JSON, the connection or the ring, follow a
  * symlink where the method says not to, or keep anything between steps
  * outside the state it is given.
@@ -104,8 +104,10 @@ int fs_rm_step(struct fs_rm *rm)
 		rm->started = true;
 		r = fs_rm_begin(rm);
 	}
-	for (unsigned n = 0; r == 0 && rm->depth > 0; n++) {
-		if (n == FS_SLICE_ENTRIES)
+	struct fs_slice sl;
+	fs_slice_begin(&sl);
+	while (r == 0 && rm->depth > 0) {
+		if (!fs_slice_take(&sl))
 			return 1;
 		r = fs_rm_next(rm);
 	}
@@ -325,8 +327,10 @@ int fs_copy_step(struct fs_copy *cp)
 		cp->in = cp->out = -1;
 		r = fs_copy_begin(cp);
 	}
-	for (unsigned n = 0; r == 0 && (cp->in >= 0 || cp->depth > 0); n++) {
-		if (n == FS_SLICE_ENTRIES)
+	struct fs_slice sl;
+	fs_slice_begin(&sl);
+	while (r == 0 && (cp->in >= 0 || cp->depth > 0)) {
+		if (!fs_slice_take(&sl))
 			return 1;
 		if (cp->in >= 0) {
 			r = fs_copy_file_more(cp, &bytes);
@@ -382,7 +386,9 @@ int fs_list_step(struct fs_list *l)
 		l->nomem = true;
 		return 0;
 	}
-	for (unsigned k = 0; k < FS_SLICE_ENTRIES; k++) {
+	struct fs_slice sl;
+	fs_slice_begin(&sl);
+	while (fs_slice_take(&sl)) {
 		struct dirent *de = readdir(l->d);
 		if (!de)
 			return 0;

@@ -23,7 +23,7 @@ enum {
 	FS_WALK_LIST,		/* turning them into entries */
 };
 
-/* Moves of the sort that cost as much as one entry of the budget. */
+/* Moves of the sort that cost as much as one entry of a slice. */
 #define FS_WALK_MOVES_PER_ENTRY 16
 
 /* ---- a resumable merge sort of the current directory's names ---- */
@@ -65,14 +65,16 @@ static bool fs_walk_merge(struct fs_walk *w, struct fs_walk_sort *s, size_t *mov
 	return true;
 }
 
-/* Advance the sort by up to *budget entries' worth of moves. True once
- * w->names is sorted (strcmp order, as qsort would give: names are unique). */
-static bool fs_walk_sort(struct fs_walk *w, unsigned *budget)
+/* Advance the sort while the slice lasts. True once w->names is sorted
+ * (strcmp order, as qsort would give: names are unique). */
+static bool fs_walk_sort(struct fs_walk *w, struct fs_slice *sl)
 {
-	size_t moves = (size_t)*budget * FS_WALK_MOVES_PER_ENTRY;
-	bool done = fs_walk_merge(w, &w->sort, &moves);
-	*budget = (unsigned)(moves / FS_WALK_MOVES_PER_ENTRY);
-	return done;
+	while (fs_slice_take(sl)) {
+		size_t moves = FS_WALK_MOVES_PER_ENTRY;
+		if (fs_walk_merge(w, &w->sort, &moves))
+			return true;
+	}
+	return false;
 }
 
 /* ---- the phases ---- */
@@ -131,11 +133,10 @@ static bool fs_walk_next(struct fs_walk *w)
 	return false;
 }
 
-/* Read names of the current directory, up to *budget. */
-static void fs_walk_read(struct fs_walk *w, unsigned *budget)
+/* Read names of the current directory while the slice lasts. */
+static void fs_walk_read(struct fs_walk *w, struct fs_slice *sl)
 {
-	while (*budget > 0) {
-		(*budget)--;
+	while (fs_slice_take(sl)) {
 		struct dirent *de = readdir(w->d);
 		if (!de) {
 			closedir(w->d);
@@ -205,13 +206,11 @@ static void fs_walk_name(struct fs_walk *w, char *name)
 	}
 }
 
-/* Turn sorted names into entries, up to *budget. */
-static void fs_walk_list(struct fs_walk *w, unsigned *budget)
+/* Turn sorted names into entries while the slice lasts. */
+static void fs_walk_list(struct fs_walk *w, struct fs_slice *sl)
 {
-	while (*budget > 0 && w->next_name < w->nnames && !w->nomem && !w->truncated) {
-		(*budget)--;
+	while (w->next_name < w->nnames && !w->nomem && !w->truncated && fs_slice_take(sl))
 		fs_walk_name(w, w->names[w->next_name++]);
-	}
 	if (w->next_name == w->nnames || w->nomem || w->truncated)
 		fs_walk_dir_done(w);
 }
@@ -266,25 +265,27 @@ int fs_walk_step(struct fs_walk *w)
 		if (r < 0)
 			return r;
 	}
-	unsigned budget = FS_SLICE_ENTRIES;
-	while (budget > 0 && !w->nomem) {
+	struct fs_slice sl;
+	fs_slice_begin(&sl);
+	while (sl.left > 0 && !w->nomem) {
 		switch (w->phase) {
 		case FS_WALK_NEXT:
-			budget--;
+			if (!fs_slice_take(&sl))
+				break;
 			if (!fs_walk_next(w)) {
 				fs_walk_end(w);
 				return 0;
 			}
 			break;
 		case FS_WALK_READ:
-			fs_walk_read(w, &budget);
+			fs_walk_read(w, &sl);
 			break;
 		case FS_WALK_SORT:
-			if (fs_walk_sort(w, &budget))
+			if (fs_walk_sort(w, &sl))
 				w->phase = FS_WALK_LIST;
 			break;
 		case FS_WALK_LIST:
-			fs_walk_list(w, &budget);
+			fs_walk_list(w, &sl);
 			break;
 		}
 	}
