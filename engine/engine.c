@@ -7,10 +7,12 @@
  * never with a blind waitid(P_ALL), which could steal a tracked status.
  */
 #include "engine_int.h"
+#include "fileio.h"
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
 #include "spawn.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,7 +46,7 @@ static void engine_sig_arm(struct engine *eng);
 
 static void engine_trim(struct loop_timer *t)
 {
-	struct engine *eng = (struct engine *)((char *)t - offsetof(struct engine, trim));
+	struct engine *eng = container_of(t, struct engine, trim);
 	eng->freed = 0;
 	malloc_trim(0);
 }
@@ -78,7 +80,7 @@ static void engine_reap_orphans(struct engine *eng)
 
 static void engine_orphan_timer(struct loop_timer *t)
 {
-	engine_reap_orphans((struct engine *)((char *)t - offsetof(struct engine, orphan_timer)));
+	engine_reap_orphans(container_of(t, struct engine, orphan_timer));
 }
 
 /* The signalfd became readable: drain it, then poll again. The read is a
@@ -87,7 +89,7 @@ static void engine_orphan_timer(struct loop_timer *t)
 static void engine_sig_done(struct loop_op *op, int res, uint32_t flags)
 {
 	(void)flags;
-	struct engine *eng = (struct engine *)((char *)op - offsetof(struct engine, sig_op));
+	struct engine *eng = container_of(op, struct engine, sig_op);
 	eng->sig_inflight = false;
 	if (res == -ECANCELED)
 		return;
@@ -182,6 +184,9 @@ int engine_new(struct engine **out, struct loop *lp, const struct engine_config 
 	ret = sandbox_set_new(&eng->sandboxes, lp, &scfg);
 	if (ret < 0)
 		goto fail;
+	ret = fileio_new(&eng->fileio, lp);
+	if (ret < 0)
+		goto fail;
 	const char *how;
 	if (sandbox_set_available(eng->sandboxes, &how))
 		log_info("sandbox: ready: mount, PID, IPC and network namespaces %s, "
@@ -204,6 +209,7 @@ void engine_free(struct engine *eng)
 	loop_defer_cancel(eng->loop, &eng->unstarve);
 	loop_timer_cancel(eng->loop, &eng->orphan_timer);
 	loop_timer_cancel(eng->loop, &eng->trim);
+	fileio_free(eng->fileio);
 	sandbox_set_free(eng->sandboxes);
 	if (eng->out_bufs)
 		loop_bufs_free(eng->loop, eng->out_bufs);
@@ -245,7 +251,7 @@ struct sandbox_set *engine_sandboxes(struct engine *eng)
 
 static void engine_unstarve(struct loop_defer *d)
 {
-	struct engine *eng = (struct engine *)((char *)d - offsetof(struct engine, unstarve));
+	struct engine *eng = container_of(d, struct engine, unstarve);
 	if (eng->retained >= eng->cfg.max_retained)
 		return;
 	eng->starved = false;

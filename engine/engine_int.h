@@ -1,4 +1,4 @@
-/* engine_int: the engine's fields, shared by engine.c and proc.c only. */
+/* engine_int: the engine's fields, shared by engine.c, proc.c and fileio.c only. */
 #ifndef RINGEXEC_ENGINE_INT_H
 #define RINGEXEC_ENGINE_INT_H
 
@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "loop.h"
 
+struct fileio;
 struct proc;
 
 struct engine {
@@ -24,6 +25,7 @@ struct engine {
 	bool starved;			/* some proc's reads wait for retained < max */
 	struct loop_defer unstarve;	/* re-arms them once there is room */
 	struct sandbox_set *sandboxes;	/* templates for sandboxed spawns */
+	struct fileio *fileio;		/* the fs methods' reads, watches, tasks */
 	size_t freed;			/* output bytes freed since the last trim */
 	struct loop_timer trim;		/* gives freed heap back to the kernel */
 	struct engine_stats stats;	/* counted by proc.c; engine_stats() reads */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "fs/fs.h"
 #include "params.h"
 #include "proto_int.h"
 
@@ -226,7 +227,7 @@ void conn_check_recv(struct conn *c)
 	if (!c->io->pause_recv)
 		return;
 	bool pause = c->held_bytes > CONN_HELD_MAX ||
-		     c->io->queued(c->io_ctx) > c->pr->cfg.send_high_water;
+		     c->io->queued(c->io_ctx) > c->pr->cfg.send_high_water || fs_conn_waiting(c);
 	if (pause == c->recv_paused)
 		return;
 	c->recv_paused = pause;
@@ -279,6 +280,7 @@ void conn_on_closed(struct conn *c)
 		session_waiter_free(container_of(c->waiters.next, struct waiter, conn_link));
 	while (!dlist_empty(&c->held))
 		session_held_free(container_of(c->held.next, struct held_write, conn_link));
+	fs_conn_closed(c);
 	if (c->sess)
 		session_detach(c->sess);
 	free(c);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ringexec_version.h"
+#include "uri.h"
 
 /* Capability flags in the reference's wire order. */
 static const char *const envinfo_capabilities[] = {
@@ -24,28 +25,13 @@ static const char *const envinfo_capabilities[] = {
 
 void envinfo_write_file_uri(struct jw *w, const char *path)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(path);
-	char *uri = malloc(7 + 3 * n + 1);
+	size_t len;
+	char *uri = uri_from_path(path, &len);
 	if (!uri) {
 		jw_null(w);
 		return;
 	}
-	size_t o = 0;
-	memcpy(uri, "file://", 7);
-	o = 7;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)path[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr("/-._~", c)) {
-			uri[o++] = (char)c;
-		} else {
-			uri[o++] = '%';
-			uri[o++] = hex[c >> 4];
-			uri[o++] = hex[c & 15];
-		}
-	}
-	jw_str(w, uri, o);
+	jw_str(w, uri, len);
 	free(uri);
 }
 

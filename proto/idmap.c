@@ -14,7 +14,7 @@ struct idmap_entry {
 	char key[];
 };
 
-static uint64_t idmap_hash(const char *key, size_t klen)
+uint64_t idmap_hash(const char *key, size_t klen)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < klen; i++) {

@@ -7,6 +7,7 @@
 #define RINGEXEC_IDMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct idmap_entry;
 
@@ -24,5 +25,7 @@ void *idmap_get(const struct idmap *m, const char *key, size_t klen);
 int idmap_put(struct idmap *m, const char *key, size_t klen, void *value);
 /* Remove key; returns its value or NULL. */
 void *idmap_del(struct idmap *m, const char *key, size_t klen);
+/* The FNV-1a hash of key[0..klen): the project's one string hash. */
+uint64_t idmap_hash(const char *key, size_t klen);
 
 #endif

@@ -13,14 +13,15 @@
 #include <time.h>
 
 #include "b64.h"
-#include "envconfig.h"
+#include "config/envconfig.h"
 #include "envinfo.h"
 #include "envpolicy.h"
-#include "fs.h"
+#include "fs/fs.h"
 #include "ringexec_version.h"
 #include "params.h"
 #include "proto_int.h"
 #include "sbpolicy.h"
+#include "uri.h"
 
 #define PROCESS_ID_MAX 256
 
@@ -241,61 +242,6 @@ static int start_decode(const json_t *params, struct start_args *a, struct pd_er
 	return start_decode_network_proxy(params, a, e);
 }
 
-static int methods_hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* A cwd from a plain absolute path or a file: URI (percent-decoded).
- * Returns a malloc'd path, or NULL with the -32602 text in e. */
-static char *methods_cwd(const char *cwd, struct pd_err *e)
-{
-	const char *path = cwd;
-	if (strncmp(cwd, "file:", 5) == 0) {
-		path = cwd + 5;
-		if (strncmp(path, "//", 2) == 0) {
-			path += 2;
-			if (strncmp(path, "localhost/", 10) == 0)
-				path += 9;
-			else if (path[0] != '/') {
-				snprintf(e->msg, sizeof(e->msg),
-					 "cwd URI `%.200s` is not valid on this exec-server host: only local file URIs are supported",
-					 cwd);
-				return NULL;
-			}
-		}
-	}
-	char *out = malloc(strlen(path) + 1);
-	if (!out) {
-		snprintf(e->msg, sizeof(e->msg), "out of memory");
-		return NULL;
-	}
-	size_t n = 0;
-	for (const char *p = path; *p; p++) {
-		int hi, lo;
-		if (path != cwd && *p == '%' && (hi = methods_hexval(p[1])) >= 0 &&
-		    (lo = methods_hexval(p[2])) >= 0) {
-			out[n++] = (char)(hi * 16 + lo);
-			p += 2;
-		} else {
-			out[n++] = *p;
-		}
-	}
-	out[n] = '\0';
-	if (out[0] != '/' || strlen(out) != n) {
-		snprintf(e->msg, sizeof(e->msg), "cwd `%.200s` is not an absolute path", cwd);
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 /* argv and envp as NULL-terminated arrays of borrowed/owned strings. */
 struct start_vectors {
 	const char **argv;
@@ -511,7 +457,7 @@ static void method_process_start(struct conn *c, const struct rpc_id *id, const 
 		conn_reply_error(c, id, RPC_INVALID_PARAMS, "argv must not be empty");
 		goto out;
 	}
-	cwd = methods_cwd(a.cwd, &e);
+	cwd = uri_cwd_path(a.cwd, e.msg, sizeof(e.msg));
 	if (!cwd) {
 		methods_invalid_params(c, id, &e);
 		goto out;

@@ -1,12 +1,11 @@
 /* proto_int: the structs shared by conn.c, session.c and methods.c.
  *
- * The engine is reached through pr->ops (engine/engine_ops.h) only: no loop.h,
+ * The engine is reached through pr->ops (engine/ops.h) only: no loop.h,
  * no proc_*() call, so a test can hand proto a fake engine.
  */
 #ifndef RINGEXEC_PROTO_INT_H
 #define RINGEXEC_PROTO_INT_H
 
-#include <errno.h>		/* -errno values throughout proto/ */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -15,10 +14,9 @@
 #include "denied.h"
 #include "idmap.h"
 #include "jsonrpc.h"
-#include "engine_ops.h"
+#include "ops.h"
 #include "timer.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "util.h"
 
 /* An intrusive doubly-linked list. */
 struct dlist {
@@ -44,7 +42,7 @@ static inline void dlist_del(struct dlist *n)
 #define WRITE_IDS_KEPT 4096
 
 struct proto {
-	const struct engine_ops *ops;	/* the engine, as a table (engine_ops.h) */
+	const struct engine_ops *ops;	/* the engine, as a table (ops.h) */
 	struct engine *eng;		/* its handle, passed to the table */
 	struct loop *loop;		/* fs.c's ring (ops->loop), NULL in a fake */
 	struct proto_config cfg;
@@ -73,6 +71,7 @@ struct conn {
 	bool recv_paused;		/* we asked the transport to stop reading */
 	bool binary_output;		/* initialize asked for binary output frames and
 					   the transport has them (PROTOCOL §5a) */
+	struct fs_conn *fs;		/* pending fs reads and jobs (fs/), or NULL */
 };
 
 /* A connection whose held writes carry more than this stops being read. */
@@ -90,6 +89,7 @@ struct session {
 	struct loop_timer ttl;		/* while detached: the end of the session */
 	uint64_t attach_gen;		/* counts attaches (a deferred reply goes only to
 					   the connection that asked) */
+	struct fs_session *fs;		/* fs handles and watches (fs/), or NULL */
 };
 
 /* Output queued on the connection: delivered once sent_total reaches end. */

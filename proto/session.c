@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "fs/fs.h"
 #include "log.h"
 #include "proto_int.h"
 
@@ -808,6 +809,7 @@ void session_free(struct session *s)
 	proto_timer_cancel(s->pr, &s->ttl);
 	while (!dlist_empty(&s->order))
 		session_entry_free(container_of(s->order.next, struct sess_proc, link));
+	fs_session_free(s);
 	idmap_del(&s->pr->sessions, s->id, 36);
 	idmap_free(&s->procs);
 	free(s);

@@ -6,8 +6,15 @@
  * a multi-MiB fs/readFile round trip with fs/writeFile, the streaming
  * handles, fs/missingChanged when a watched path appears, and the child
  * environment that envPolicy inherit none/all/core + set + env gives.
+ * Tree work runs in slices: a 100,000-entry fs/walk and fs/remove leave the
+ * loop free (another client's requests are answered while they run), a
+ * copy that takes many slices gives the same tree, one connection's fs
+ * requests still take effect in the order sent, and a walk whose
+ * connection goes is dropped with its fds.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +23,7 @@
 #include <unistd.h>
 
 #include "expect.h"
+#include "procfs.h"
 #include "rpc.h"
 #include "server.h"
 #include "tap.h"
@@ -26,6 +34,7 @@
 static struct server srv;
 static bool srv_started;
 static char dir[256];		/* a fresh directory per run */
+static char tree_dir[256];	/* the same for the big trees: on tmpfs where there is one */
 
 static struct rpc *open_conn(void)
 {
@@ -48,6 +57,25 @@ static const char *pth(const char *rel)
 	static int k;
 	char *b = bufs[k++ % 8];
 	snprintf(b, 600, "%s/%s", dir, rel);
+	return b;
+}
+
+/* uri() and pth() under tree_dir. */
+static const char *turi(const char *rel)
+{
+	static char bufs[8][600];
+	static int k;
+	char *b = bufs[k++ % 8];
+	snprintf(b, 600, "file://%s/%s", tree_dir, rel);
+	return b;
+}
+
+static const char *tpth(const char *rel)
+{
+	static char bufs[8][600];
+	static int k;
+	char *b = bufs[k++ % 8];
+	snprintf(b, 600, "%s/%s", tree_dir, rel);
 	return b;
 }
 
@@ -446,6 +474,259 @@ static void test_watch_missing(void)
 	rpc_free(r);
 }
 
+/* ---- tree work in slices ---- */
+
+#define BIG_DIRS 100
+#define BIG_FILES 1000		/* per directory: 100,000 files, 100,100 entries */
+
+/* rel/dNN/fNNNN for nd directories of nf empty files each. */
+static bool make_tree(const char *rel, int nd, int nf)
+{
+	if (mkdir(tpth(rel), 0755) < 0 && errno != EEXIST)
+		return false;
+	for (int d = 0; d < nd; d++) {
+		char sub[64];
+		snprintf(sub, sizeof(sub), "%s/d%02d", rel, d);
+		if (mkdir(tpth(sub), 0755) < 0 && errno != EEXIST)
+			return false;
+		int dfd = open(tpth(sub), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return false;
+		for (int f = 0; f < nf; f++) {
+			char name[16];
+			snprintf(name, sizeof(name), "f%04d", f);
+			int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (fd < 0) {
+				close(dfd);
+				return false;
+			}
+			close(fd);
+		}
+		close(dfd);
+	}
+	return true;
+}
+
+/* process/list round trips on b until a's socket has data (the reply to
+ * the long request a sent: nothing else is sent to a). Returns how many
+ * were answered meanwhile, or -1 when one was not; the slowest and the
+ * median round trip are printed (figures, not checked). */
+static int cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static int round_trips_while(struct rpc *a, struct rpc *b, const char *what)
+{
+	struct pollfd pfd = { .fd = wsc_fd(rpc_wsc(a)), .events = POLLIN };
+	static int64_t rtt[100000];
+	int n = 0;
+	for (int64_t deadline = wsc_now_ms() + 60000; wsc_now_ms() < deadline && n < 100000;) {
+		int64_t t0 = wsc_now_us();
+		json_t *resp = call(b, "process/list", json_object());
+		bool ok = res(resp) != NULL;
+		json_decref(resp);
+		if (!ok)
+			return -1;
+		rtt[n++] = wsc_now_us() - t0;
+		if (poll(&pfd, 1, 0) > 0)
+			break;
+	}
+	qsort(rtt, (size_t)n, sizeof(rtt[0]), cmp_i64);
+	if (n > 0)
+		tap_diag("%s: %d process/list round trips meanwhile, median %lld us, slowest %lld us",
+			 what, n, (long long)rtt[n / 2], (long long)rtt[n - 1]);
+	return n;
+}
+
+static const char *entry_path(const json_t *entries, size_t i)
+{
+	return json_string_value(json_object_get(json_array_get(entries, i), "path"));
+}
+
+/* While one connection walks (then removes) a 100,000-entry tree, another
+ * is answered: many round trips complete before the long reply comes.
+ * Done in one go (as before the slices) the first round trip would wait
+ * for the whole walk and the count would be 1. */
+static void test_walk_leaves_loop_free(void)
+{
+	struct rpc *a = open_conn(), *b = open_conn();
+	REQUIRE(a && b);
+	REQUIRE(make_tree("big", BIG_DIRS, BIG_FILES));
+	int64_t wid = rpc_send(a, "fs/walk",
+			       json_pack("{s:s, s:{s:i, s:i, s:i, s:b}}", "path", turi("big"), "options",
+					 "maxDepth", 5, "maxDirectories", 1000, "maxEntries", 200000,
+					 "followDirectorySymlinks", 0));
+	REQUIRE(wid > 0);
+	int n = round_trips_while(a, b, "walk of 100,100 entries");
+	json_t *resp = rpc_wait_response(a, wid, 120000);
+	json_t *entries = json_object_get(res(resp), "entries");
+	CHECKF(n >= 5, "only %d round trips answered during the walk", n);
+	CHECKF(json_array_size(entries) == BIG_DIRS + BIG_DIRS * BIG_FILES, "%zu entries",
+	       json_array_size(entries));
+	CHECK(json_is_false(json_object_get(res(resp), "truncated")));
+	CHECK(json_array_size(json_object_get(res(resp), "errors")) == 0);
+	/* Breadth-first, each directory sorted: the directories, then their files. */
+	CHECK(str_is(json_object_get(json_array_get(entries, 0), "kind"), "directory"));
+	CHECK(entry_path(entries, 0) && !strcmp(entry_path(entries, 0), turi("big/d00")));
+	CHECK(entry_path(entries, 99) && !strcmp(entry_path(entries, 99), turi("big/d99")));
+	CHECK(entry_path(entries, 100) && !strcmp(entry_path(entries, 100), turi("big/d00/f0000")));
+	size_t last = json_array_size(entries) - 1;
+	CHECK(entry_path(entries, last) && !strcmp(entry_path(entries, last), turi("big/d99/f0999")));
+	CHECK(str_is(json_object_get(json_array_get(entries, last), "kind"), "file"));
+	json_decref(resp);
+
+	/* The same for its removal, which cleans up. */
+	int64_t rid = rpc_send(a, "fs/remove", json_pack("{s:s}", "path", turi("big")));
+	REQUIRE(rid > 0);
+	n = round_trips_while(a, b, "remove of the same");
+	resp = rpc_wait_response(a, rid, 120000);
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	CHECKF(n >= 5, "only %d round trips answered during the remove", n);
+	struct stat st;
+	CHECK(lstat(tpth("big"), &st) < 0 && errno == ENOENT);
+	rpc_free(a);
+	rpc_free(b);
+}
+
+static bool same_file(const char *x, const char *y)
+{
+	FILE *a = fopen(x, "rb"), *b = fopen(y, "rb");
+	bool same = a && b;
+	while (same) {
+		int ca = fgetc(a), cb = fgetc(b);
+		same = ca == cb;
+		if (ca == EOF)
+			break;
+	}
+	if (a)
+		fclose(a);
+	if (b)
+		fclose(b);
+	return same;
+}
+
+/* A copy of many entries and a file of many slices is the same tree. */
+static void test_copy_in_slices(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	REQUIRE(make_tree("cs", 3, 700));
+	FILE *f = fopen(tpth("cs/d01/big.bin"), "wb");
+	REQUIRE(f);
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < (9u << 20) + 77; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		fputc((int)(x & 0xff), f);
+	}
+	fclose(f);
+	CHECK(symlink("d00/f0001", tpth("cs/link")) == 0);
+	json_t *resp = call(r, "fs/copy", json_pack("{s:s, s:s, s:b}", "sourcePath", turi("cs"),
+						    "destinationPath", turi("cs2"), "recursive", 1));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	int missing = 0;
+	for (int d = 0; d < 3; d++)
+		for (int i = 0; i < 700; i++) {
+			char rel[64];
+			struct stat st;
+			snprintf(rel, sizeof(rel), "cs2/d%02d/f%04d", d, i);
+			missing += stat(tpth(rel), &st) != 0 || !S_ISREG(st.st_mode);
+		}
+	CHECKF(missing == 0, "%d files missing from the copy", missing);
+	CHECK(same_file(tpth("cs/d01/big.bin"), tpth("cs2/d01/big.bin")));
+	char target[64] = "";
+	CHECK(readlink(tpth("cs2/link"), target, sizeof(target) - 1) > 0 && !strcmp(target, "d00/f0001"));
+	resp = call(r, "fs/readDirectory", json_pack("{s:s}", "path", turi("cs2/d02")));
+	CHECKF(json_array_size(json_object_get(res(resp), "entries")) == 700, "%s", js(resp));
+	json_decref(resp);
+	const char *trees[] = { "cs", "cs2" };
+	for (size_t i = 0; i < 2; i++) {
+		resp = call(r, "fs/remove", json_pack("{s:s}", "path", turi(trees[i])));
+		CHECK_RESULT(resp, json_object());
+		json_decref(resp);
+	}
+	rpc_free(r);
+}
+
+/* One connection's fs requests take effect in the order sent: a getMetadata
+ * and a writeFile pipelined behind a many-slice remove see the tree gone;
+ * a process request sent between them is answered before the remove is
+ * done (it does not wait behind fs work). */
+static void test_fs_requests_keep_their_order(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	REQUIRE(make_tree("ord", 20, 500));
+	int64_t ids[4];
+	ids[0] = rpc_send(r, "fs/remove", json_pack("{s:s}", "path", turi("ord")));
+	ids[1] = rpc_send(r, "process/list", json_object());
+	ids[2] = rpc_send(r, "fs/getMetadata", json_pack("{s:s}", "path", turi("ord")));
+	ids[3] = rpc_send(r, "fs/writeFile", json_pack("{s:s, s:s}", "path", turi("ord/d00/x"),
+						       "dataBase64", "eA=="));
+	json_t *got[4] = { NULL };
+	int order[4], n = 0;
+	for (int64_t deadline = wsc_now_ms() + 60000; n < 4 && wsc_now_ms() < deadline;) {
+		json_t *m = rpc_next(r, 1000);
+		json_t *id = json_object_get(m, "id");
+		for (int i = 0; id && i < 4; i++)
+			if (json_integer_value(id) == ids[i] && !got[i]) {
+				got[i] = json_incref(m);
+				order[n++] = i;
+			}
+		json_decref(m);
+	}
+	REQUIREF(n == 4, "%d of 4 replies", n);
+	CHECK_RESULT(got[0], json_object());
+	CHECK(res(got[1]) != NULL);
+	CHECK_ERR(got[2], -32004, "No such file or directory (os error 2)");
+	CHECK(err_code(got[3]) == -32004);
+	int pos[4];
+	for (int i = 0; i < 4; i++)
+		pos[order[i]] = i;
+	CHECKF(pos[1] < pos[0] && pos[0] < pos[2] && pos[2] < pos[3],
+	       "replies in the order %d %d %d %d", order[0], order[1], order[2], order[3]);
+	for (int i = 0; i < 4; i++)
+		json_decref(got[i]);
+	rpc_free(r);
+}
+
+/* A walk whose connection goes is dropped: its directory fds close, and
+ * the server goes on answering. */
+static void test_walk_dropped_with_connection(void)
+{
+	struct rpc *idle = open_conn();
+	REQUIRE(idle);
+	REQUIRE(make_tree("dw", 20, 1000));
+	json_t *resp = call(idle, "process/list", json_object());
+	json_decref(resp);
+	int base = count_fds(srv.pid);
+	struct rpc *a = open_conn();
+	REQUIRE(a);
+	int64_t wid = rpc_send(a, "fs/walk",
+			       json_pack("{s:s, s:{s:i, s:i, s:i, s:b}}", "path", turi("dw"), "options",
+					 "maxDepth", 5, "maxDirectories", 1000, "maxEntries", 200000,
+					 "followDirectorySymlinks", 0));
+	CHECK(wid > 0);
+	rpc_free(a);
+	int now = -1;
+	for (int64_t deadline = wsc_now_ms() + 5000; wsc_now_ms() < deadline;) {
+		if ((now = count_fds(srv.pid)) == base)
+			break;
+		poll(NULL, 0, 10);
+	}
+	CHECKF(now == base, "server fds: %d before, %d after", base, now);
+	resp = call(idle, "process/list", json_object());
+	CHECK(res(resp) != NULL);
+	json_decref(resp);
+	resp = call(idle, "fs/remove", json_pack("{s:s}", "path", turi("dw")));
+	CHECK_RESULT(resp, json_object());
+	json_decref(resp);
+	rpc_free(idle);
+}
+
 /* The child's env output as an object NAME -> VALUE. */
 static json_t *child_env(struct rpc *r, const char *pid, json_t *policy, json_t *env)
 {
@@ -528,6 +809,10 @@ static const struct tap_case cases[] = {
 	{ "directories", test_directories },
 	{ "streaming", test_streaming },
 	{ "watch_missing", test_watch_missing },
+	{ "walk_leaves_loop_free", test_walk_leaves_loop_free },
+	{ "copy_in_slices", test_copy_in_slices },
+	{ "fs_requests_keep_their_order", test_fs_requests_keep_their_order },
+	{ "walk_dropped_with_connection", test_walk_dropped_with_connection },
 	{ "env_policy", test_env_policy },
 	{ NULL, NULL },
 };
@@ -539,6 +824,10 @@ int main(int argc, char **argv)
 	if (!mkdtemp(tmpl))
 		return 1;
 	snprintf(dir, sizeof(dir), "%s", tmpl);
+	/* 100,000 files are made in well under a second on tmpfs, in a minute
+	 * on some disks. */
+	char shm_tmpl[] = "/dev/shm/it_fs.XXXXXX";
+	snprintf(tree_dir, sizeof(tree_dir), "%s", mkdtemp(shm_tmpl) ? shm_tmpl : tmpl);
 	setenv("ZED", "z1", 1);
 	setenv("Zed2", "z3", 1);
 	setenv("FS_TEST_TERMISH", "t", 1);
@@ -548,8 +837,8 @@ int main(int argc, char **argv)
 	rc = tap_main(argc, argv, cases);
 	if (srv.pid > 0)
 		server_stop(&srv);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dir, tree_dir);
 	if (system(cmd) != 0)
 		rc = rc ? rc : 1;
 	return rc;

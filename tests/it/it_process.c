@@ -3,7 +3,7 @@
  * Covers the exact wire sequence of a pipe process (start result first, seqs, streams,
  * exited/closed, nothing after closed), process/read after close, maxBytes/nextSeq,
  * the read long-poll (wakes on output, never holds up later requests), start's checks
- * in order with their exact texts, cwd as a file:// URI, exit codes of signal deaths,
+ * in order with their exact texts, cwd as a file:// URI (by the fs methods' rules), exit codes of signal deaths,
  * the child's exact environment, PATH search in env's PATH, arg0 and timeoutMs.
  */
 #include <limits.h>
@@ -486,6 +486,37 @@ static void cwd_file_uri_is_used(void)
 	rpc_free(r);
 }
 
+/* cwd follows the fs methods' file: URI rules (uri.h): the scheme and
+ * localhost in any case, dot segments, query and fragment; a remote host
+ * keeps cwd's own text. */
+static void cwd_uri_follows_the_fs_rules(void)
+{
+	static const char *const pwd[] = { "pwd", NULL };
+	static const char *const uris[] = { "FILE:///tmp", "file://LOCALHOST/tmp", "file://localhost/tmp",
+					    "file:///tmp/./x/..", "file:///tmp?q#f", "file:/tmp" };
+	struct rpc *r = open_conn();
+	struct rpc_output o;
+	json_t *params, *resp;
+
+	REQUIRE(r);
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "c%zu", i);
+		params = start_params(id, pwd);
+		json_object_set_new(params, "cwd", json_string(uris[i]));
+		CHECKF(run(r, params, &o) == 0 && strcmp(o.all, "/tmp\n") == 0 && o.exit_code == 0,
+		       "%s: output \"%s\" exit %d", uris[i], o.all, o.exit_code);
+		rpc_output_free(&o);
+	}
+	params = start_params("c-host", pwd);
+	json_object_set_new(params, "cwd", json_string("file://host/tmp"));
+	resp = start(r, params);
+	CHECK_ERR(resp, -32602,
+		  "cwd URI `file://host/tmp` is not valid on this exec-server host: only local file URIs are supported");
+	json_decref(resp);
+	rpc_free(r);
+}
+
 static void duplicate_id_is_32600(void)
 {
 	static const char *const s30[] = { "sleep", "30", NULL };
@@ -726,6 +757,7 @@ static const struct tap_case cases[] = {
 	{ "empty_argv_is_32602", empty_argv_is_32602 },
 	{ "relative_cwd_is_32602", relative_cwd_is_32602 },
 	{ "cwd_file_uri_is_used", cwd_file_uri_is_used },
+	{ "cwd_uri_follows_the_fs_rules", cwd_uri_follows_the_fs_rules },
 	{ "duplicate_id_is_32600", duplicate_id_is_32600 },
 	{ "process_id_length_is_checked", process_id_length_is_checked },
 	{ "managed_network_fields_only_when_off", managed_network_fields_only_when_off },

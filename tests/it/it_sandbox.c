@@ -9,7 +9,7 @@
  * server's memory), block devices and mknod, io_uring, set-user-ID files,
  * a fork bomb that terminate must take down, sockets of every family but
  * AF_UNIX, a loopback TCP connection, the server's own unix socket; then
- * the fs methods under a policy, sandboxDenied, that the child behaves as
+ * the fs methods under a policy (tree jobs too, confined slice by slice), sandboxDenied, that the child behaves as
  * an unsandboxed one does (PTY, stdin, signals, timeoutMs, seqs), and that
  * 1,000 sandboxed starts leave no fd, mount or child in the server. Run
  * once as root and once with the server as nobody (it_sandbox_unpriv).
@@ -773,6 +773,130 @@ static void fs_methods_under_policy(void)
 	rpc_free(r);
 }
 
+static json_t *walk_params(const char *dir, const char *name)
+{
+	json_t *p = path_params("path", dir, name);
+	json_object_set_new(p, "options", json_pack("{s:i, s:i, s:i, s:b}", "maxDepth", 5,
+						     "maxDirectories", 100, "maxEntries", 10000,
+						     "followDirectorySymlinks", 0));
+	return p;
+}
+
+/* fs/walk, fs/copy and fs/remove over trees that take many slices, each
+ * slice confined: what the policy denies is refused, what it hides is not
+ * there, and the results are those of one call. */
+static void fs_tree_jobs_under_policy(void)
+{
+	struct rpc *r = open_conn();
+	struct rpc_output o;
+	REQUIRE(r);
+	CHECK(run_sh(r, "mkdir -p tree/d0 tree/d1 && cd tree/d0 && touch $(seq -f f%04g 0 599) && "
+			"cd ../d1 && touch $(seq -f f%04g 0 599)",
+		     policy("workspace-write", "restricted"), &o) == 0 && o.exit_code == 0);
+	rpc_output_free(&o);
+	json_t *resp = fs_call(r, "fs/walk", walk_params(ws, "tree"), policy("read-only", "restricted"));
+	json_t *entries = json_object_get(json_object_get(resp, "result"), "entries");
+	char want[300];
+	snprintf(want, sizeof(want), "file://%s/tree/d1/f0599", ws);
+	CHECKF(json_array_size(entries) == 1202 &&
+	       str_is(json_object_get(json_array_get(entries, 1201), "path"), want) &&
+	       json_is_false(json_object_get(json_object_get(resp, "result"), "truncated")),
+	       "%zu entries", json_array_size(entries));
+	json_decref(resp);
+	/* Out of the workspace: refused at the first write, nothing made. */
+	json_t *p = path_params("sourcePath", ws, "tree");
+	char dst[300];
+	snprintf(dst, sizeof(dst), "file://%s/tree", outside);
+	json_object_set_new(p, "destinationPath", json_string(dst));
+	json_object_set_new(p, "recursive", json_true());
+	resp = fs_call(r, "fs/copy", p, policy("workspace-write", "restricted"));
+	CHECK_ERR(resp, -32603, EROFS_MSG);
+	json_decref(resp);
+	CHECK(!exists(outside, "tree"));
+	/* Inside it: the whole tree. */
+	p = path_params("sourcePath", ws, "tree");
+	snprintf(dst, sizeof(dst), "file://%s/tree2", ws);
+	json_object_set_new(p, "destinationPath", json_string(dst));
+	json_object_set_new(p, "recursive", json_true());
+	resp = fs_call(r, "fs/copy", p, policy("workspace-write", "restricted"));
+	CHECKF(json_object_get(resp, "result"), "%s", js(resp));
+	json_decref(resp);
+	CHECK(exists(ws, "tree2/d0/f0000") && exists(ws, "tree2/d1/f0599"));
+	/* What the policy does not make readable is not there to walk. */
+	json_t *only_ws = policy("read-only", "restricted");
+	json_t *ents = json_object_get(json_object_get(json_object_get(only_ws, "permissions"),
+						       "file_system"), "entries");
+	json_array_clear(ents);
+	json_array_append_new(ents, entry("write", "project_roots", NULL));
+	resp = fs_call(r, "fs/walk", walk_params(outside, NULL), json_incref(only_ws));
+	CHECK(err_code(resp) == -32004);
+	json_decref(resp);
+	resp = fs_call(r, "fs/walk", walk_params(base, NULL), only_ws);
+	entries = json_object_get(json_object_get(resp, "result"), "entries");
+	size_t i, seen_outside = 0;
+	json_t *ent;
+	json_array_foreach(entries, i, ent) {
+		const char *path = json_string_value(json_object_get(ent, "path"));
+		seen_outside += path && strstr(path, "/outside") != NULL;
+	}
+	CHECKF(json_array_size(entries) > 1200 && seen_outside == 0, "%zu entries, %zu outside",
+	       json_array_size(entries), seen_outside);
+	json_decref(resp);
+	/* Removal, a slice at a time: read-only refuses, workspace-write removes. */
+	resp = fs_call(r, "fs/remove", path_params("path", ws, "tree"), policy("read-only", "restricted"));
+	CHECK_ERR(resp, -32603, EROFS_MSG);
+	json_decref(resp);
+	const char *trees[] = { "tree", "tree2" };
+	for (size_t i = 0; i < 2; i++) {
+		resp = fs_call(r, "fs/remove", path_params("path", ws, trees[i]),
+			       policy("workspace-write", "restricted"));
+		CHECKF(json_object_get(resp, "result"), "%s", js(resp));
+		json_decref(resp);
+		CHECK(!exists(ws, trees[i]));
+	}
+	rpc_free(r);
+}
+
+/* fs/watchMissing under a policy looks again inside it on every event: a
+ * path the policy hides does not fire the watch when it appears outside,
+ * one it shows does. (Should no look be confined, the first event, from
+ * ws/other, would fire it: outside/secret exists on the host.) */
+static void fs_watch_looks_inside_the_policy(void)
+{
+	struct rpc *r = open_conn();
+	REQUIRE(r);
+	json_t *only_ws = policy("read-only", "restricted");
+	json_t *ents = json_object_get(json_object_get(json_object_get(only_ws, "permissions"),
+						       "file_system"), "entries");
+	json_array_clear(ents);
+	json_array_append_new(ents, entry("write", "project_roots", NULL));
+	char trigger[300], secret[300], other[300];
+	snprintf(trigger, sizeof(trigger), "file://%s/trigger", ws);
+	snprintf(secret, sizeof(secret), "file://%s/secret", outside);
+	json_t *p = json_pack("{s:i, s:[s,s]}", "watchId", 7, "missing", trigger, secret);
+	json_t *resp = fs_call(r, "fs/watchMissing", p, only_ws);
+	CHECKF(json_is_true(json_object_get(json_object_get(resp, "result"), "watching")), "%s",
+	       js(resp));
+	json_decref(resp);
+	snprintf(secret, sizeof(secret), "%s/secret", outside);
+	snprintf(other, sizeof(other), "%s/other", ws);
+	write_file(secret, "s\n");
+	write_file(other, "o\n");
+	json_t *n = rpc_wait_notification(r, "fs/missingChanged", NULL, 500);
+	CHECKF(!n, "fired for a path the policy hides: %s", js(n));
+	json_decref(n);
+	snprintf(trigger, sizeof(trigger), "%s/trigger", ws);
+	write_file(trigger, "t\n");
+	n = rpc_wait_notification(r, "fs/missingChanged", NULL, T_MS);
+	CHECKF(n && json_integer_value(json_object_get(json_object_get(n, "params"), "watchId")) == 7,
+	       "%s", js(n));
+	json_decref(n);
+	unlink(secret);
+	unlink(other);
+	unlink(trigger);
+	rpc_free(r);
+}
+
 static void sandbox_denied_flag(void)
 {
 	struct rpc *r = open_conn();
@@ -1107,6 +1231,8 @@ static const struct tap_case cases[] = {
 	{ "a fork bomb: terminate kills and reaps every descendant", fork_bomb_is_terminated_and_reaped },
 	{ "no socket but AF_UNIX; no loopback TCP", only_unix_sockets },
 	{ "fs methods under a policy", fs_methods_under_policy },
+	{ "fs tree jobs under a policy, a slice at a time", fs_tree_jobs_under_policy },
+	{ "fs/watchMissing looks again inside its policy", fs_watch_looks_inside_the_policy },
 	{ "sandboxDenied", sandbox_denied_flag },
 	{ "PTY, pipes, stdin, signals, timeoutMs, arg0 as without a sandbox", behaves_as_unsandboxed },
 	{ "1,000 sandboxed starts leave no fd, mount or child", thousand_starts_leave_nothing },

@@ -1,9 +1,9 @@
-/* unit_toml: proto/toml against the two environmentConfig/read examples of
+/* unit_toml: proto/config/toml against the two environmentConfig/read examples of
  * the surface reference byte for byte, value decoding (strings, numbers,
  * dates, tables), whole-document round trips, the serialiser's string and
  * float forms, and malformed documents rejected with the right line.
  */
-#include "toml.h"
+#include "config/toml.h"
 #include "tap.h"
 
 #include <errno.h>

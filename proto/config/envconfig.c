@@ -3,6 +3,9 @@
  * home directories, the hostname and one "user" config layer holding only
  * the requested subtrees of CODEX_HOME/config.toml. Requirements layers are
  * always empty: the surface reference does not say where that file lives.
+ * Must not: parse TOML itself (toml.c does), read a project's own
+ * .codex/config.toml (its trust is not known here), or take paths by
+ * other rules than uri.h's.
  */
 #include "envconfig.h"
 
@@ -15,9 +18,9 @@
 #include <unistd.h>
 
 #include "envinfo.h"
-#include "fs.h"
 #include "params.h"
 #include "toml.h"
+#include "uri.h"
 
 /* A params member that must be an array of arrays of strings. */
 static int envconfig_paths(const json_t *params, const char *key, const json_t **out,
@@ -113,67 +116,74 @@ static void envconfig_no_layers(struct jw *w)
 	jw_obj_close(w);
 }
 
-void envconfig_read(struct conn *c, const struct rpc_id *id, const json_t *params)
+/* The requested subtrees of config_file as TOML text (*out NULL when
+ * none is there). 0, or -1 answered. */
+static int envconfig_user_layer(struct conn *c, const struct rpc_id *id, const char *config_file,
+				const json_t *config_paths, char **out, size_t *len)
 {
-	struct pd_err e;
-	const char *cwd_uri;
-	const json_t *config_paths, *req_paths;
-	if (pd_object(params, "EnvironmentConfigReadParams", &e) < 0 ||
-	    pd_string(params, "cwd", true, &cwd_uri, NULL, &e) < 0 ||
-	    envconfig_paths(params, "configPaths", &config_paths, &e) < 0 ||
-	    envconfig_paths(params, "requirementsPaths", &req_paths, &e) < 0)
-		return conn_reply_error(c, id, pd_err_nomem(&e) ? RPC_INTERNAL_ERROR
-							       : RPC_INVALID_PARAMS, "%s", e.msg);
-	int code;
-	char msg[512];
-	/* cwd is checked but not used: a project .codex/config.toml is not read
-	 * (the reference leaves out an untrusted one, and trust is not known here). */
-	char *cwd = fs_uri_path(cwd_uri, &code, msg, sizeof(msg));
-	if (!cwd)
-		return conn_reply_error(c, id, code, "%s", msg);
-	free(cwd);
-	if (!conn_gate(c, id, "environment config"))
-		return;
-	if (json_array_size(config_paths) == 0 && json_array_size(req_paths) == 0)
-		return conn_reply_error(c, id, RPC_INVALID_PARAMS,
-					"at least one config or requirements path is required");
-	if (envconfig_has_empty_path(config_paths) || envconfig_has_empty_path(req_paths))
-		return conn_reply_error(c, id, RPC_INVALID_PARAMS,
-					"TOML paths must contain at least one key segment");
+	struct toml_doc *doc = NULL;
+	struct toml_error te;
+	int ret = toml_read_file(config_file, ENVCONFIG_MAX_FILE, &doc, &te);
+	if (ret == -EINVAL && te.line > 0) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to parse %s: line %d: %s",
+				 config_file, te.line, te.msg);
+		return -1;
+	}
+	if (ret < 0 && ret != -ENOENT && ret != -ENOTDIR) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to read %s: %s", config_file,
+				 te.msg);
+		return -1;
+	}
+	ret = 0;
+	if (doc && envconfig_select(doc, config_paths) && !(*out = toml_serialize(doc, true, len))) {
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		ret = -1;
+	}
+	toml_free(doc);
+	return ret;
+}
 
+/* The one "user" layer, from codex_home's config.toml. */
+static void envconfig_write_layer(struct jw *w, const char *source, const char *codex_home,
+				  const char *toml_text, size_t toml_len)
+{
+	jw_obj_open(w);
+	jw_key(w, "layers");
+	jw_arr_open(w);
+	jw_obj_open(w);
+	jw_key(w, "source");
+	jw_cstr(w, source);
+	jw_key(w, "baseDir");
+	envinfo_write_file_uri(w, codex_home);
+	jw_key(w, "toml");
+	jw_str(w, toml_text, toml_len);
+	jw_obj_close(w);
+	jw_arr_close(w);
+	jw_key(w, "cloudInsertionIndex");
+	jw_u64(w, 0);
+	jw_obj_close(w);
+}
+
+/* Past the checks: read the config and answer. */
+static void envconfig_answer(struct conn *c, const struct rpc_id *id, const json_t *config_paths)
+{
 	char *home = envconfig_home();
 	char *codex_home = home ? envconfig_codex_home(home) : NULL;
-	char *config_file = NULL;
-	struct toml_doc *doc = NULL;
-	char *toml_text = NULL;
+	char *config_file = NULL, *toml_text = NULL, *source = NULL;
 	size_t toml_len = 0;
 	if (!codex_home || asprintf(&config_file, "%s/config.toml", codex_home) < 0) {
 		config_file = NULL;
 		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
 		goto out;
 	}
-	if (json_array_size(config_paths) > 0) {
-		struct toml_error te;
-		int ret = toml_read_file(config_file, ENVCONFIG_MAX_FILE, &doc, &te);
-		if (ret == -EINVAL && te.line > 0) {
-			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to parse %s: line %d: %s",
-					 config_file, te.line, te.msg);
-			goto out;
-		}
-		if (ret < 0 && ret != -ENOENT && ret != -ENOTDIR) {
-			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to read %s: %s",
-					 config_file, te.msg);
-			goto out;
-		}
-		if (doc && envconfig_select(doc, config_paths)) {
-			toml_text = toml_serialize(doc, true, &toml_len);
-			if (!toml_text) {
-				conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
-				goto out;
-			}
-		}
+	if (json_array_size(config_paths) > 0 &&
+	    envconfig_user_layer(c, id, config_file, config_paths, &toml_text, &toml_len) < 0)
+		goto out;
+	if (toml_text && asprintf(&source, "user (%s)", config_file) < 0) {
+		source = NULL;
+		conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
+		goto out;
 	}
-
 	char hostname[HOST_NAME_MAX + 1];
 	if (gethostname(hostname, sizeof(hostname)) < 0)
 		hostname[0] = '\0';
@@ -188,39 +198,49 @@ void envconfig_read(struct conn *c, const struct rpc_id *id, const json_t *param
 	jw_key(&w, "hostname");
 	jw_cstr(&w, hostname);
 	jw_key(&w, "config");
-	if (toml_text) {
-		char *source = NULL;
-		if (asprintf(&source, "user (%s)", config_file) < 0) {
-			conn_reply_error(c, id, RPC_INTERNAL_ERROR, "out of memory");
-			goto out;
-		}
-		jw_obj_open(&w);
-		jw_key(&w, "layers");
-		jw_arr_open(&w);
-		jw_obj_open(&w);
-		jw_key(&w, "source");
-		jw_cstr(&w, source);
-		jw_key(&w, "baseDir");
-		envinfo_write_file_uri(&w, codex_home);
-		jw_key(&w, "toml");
-		jw_str(&w, toml_text, toml_len);
-		jw_obj_close(&w);
-		jw_arr_close(&w);
-		jw_key(&w, "cloudInsertionIndex");
-		jw_u64(&w, 0);
-		jw_obj_close(&w);
-		free(source);
-	} else {
+	if (toml_text)
+		envconfig_write_layer(&w, source, codex_home, toml_text, toml_len);
+	else
 		envconfig_no_layers(&w);
-	}
 	jw_key(&w, "requirements");
 	envconfig_no_layers(&w);
 	jw_obj_close(&w);
 	conn_result_end(c, id, &w);
 out:
+	free(source);
 	free(toml_text);
-	toml_free(doc);
 	free(config_file);
 	free(codex_home);
 	free(home);
+}
+
+void envconfig_read(struct conn *c, const struct rpc_id *id, const json_t *params)
+{
+	struct pd_err e;
+	const char *cwd_uri;
+	const json_t *config_paths, *req_paths;
+	if (pd_object(params, "EnvironmentConfigReadParams", &e) < 0 ||
+	    pd_string(params, "cwd", true, &cwd_uri, NULL, &e) < 0 ||
+	    envconfig_paths(params, "configPaths", &config_paths, &e) < 0 ||
+	    envconfig_paths(params, "requirementsPaths", &req_paths, &e) < 0)
+		return conn_reply_error(c, id, pd_err_nomem(&e) ? RPC_INTERNAL_ERROR
+							       : RPC_INVALID_PARAMS, "%s", e.msg);
+	int code;
+	char msg[512];
+	/* cwd is checked (the fs methods' URI rules) but not used: a project
+	 * .codex/config.toml is not read (the reference leaves out an untrusted
+	 * one, and trust is not known here). */
+	char *cwd = uri_to_path(cwd_uri, &code, msg, sizeof(msg));
+	if (!cwd)
+		return conn_reply_error(c, id, code, "%s", msg);
+	free(cwd);
+	if (!conn_gate(c, id, "environment config"))
+		return;
+	if (json_array_size(config_paths) == 0 && json_array_size(req_paths) == 0)
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS,
+					"at least one config or requirements path is required");
+	if (envconfig_has_empty_path(config_paths) || envconfig_has_empty_path(req_paths))
+		return conn_reply_error(c, id, RPC_INVALID_PARAMS,
+					"TOML paths must contain at least one key segment");
+	envconfig_answer(c, id, config_paths);
 }

@@ -1,180 +1,19 @@
-/* toml: a strict reader for the TOML 1.0 that codex config files use, and the
- * serialiser environmentConfig/read answers with.
- *
- * The tree lives in one arena per document (freed at once). Tables keep
- * their source order and index their keys once they grow. The serialiser
- * follows the shape the reference's TOML writer gives: a table's values,
- * then its sub-tables as [a.b] / [[a.b]] sections, a blank line before each.
+/* toml_parse: a strict reader for the TOML 1.0 that codex config files
+ * use: toml_parse() builds the tree (toml.c's tables, in one arena per
+ * document); an error carries its 1-based line.
+ * Must not: accept what TOML 1.0 refuses, or know JSON or the protocol.
  */
-#include "toml.h"
+#include "toml_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "buf.h"
-
-#define TOML_F_IMPLICIT 0x01	/* table made as a prefix of a [header] */
-#define TOML_F_DEFINED 0x02	/* table defined by a [header] */
-#define TOML_F_DOTTED 0x04	/* table made by a dotted key */
-#define TOML_F_INLINE 0x08	/* inline table or value array: closed */
-#define TOML_F_AOT 0x10		/* array of tables ([[header]]) */
-#define TOML_F_SEL_PATH 0x20	/* on the way to a selected subtree */
-#define TOML_F_SEL_ALL 0x40	/* a selected subtree */
-
-#define TOML_INDEX_MIN 8	/* tables with more keys get a hash index */
-#define TOML_CHUNK 16384
-
-/* ---- arena ---- */
-
-struct toml_chunk {
-	struct toml_chunk *next;
-	size_t used, cap;
-	_Alignas(16) char data[];
-};
-
-struct toml_doc {
-	struct toml_chunk *chunks;
-	struct toml_node *root;
-};
-
-static void *toml_alloc(struct toml_doc *d, size_t n)
-{
-	n = (n + 15) & ~(size_t)15;
-	struct toml_chunk *ch = d->chunks;
-	if (!ch || ch->cap - ch->used < n) {
-		size_t cap = n > TOML_CHUNK ? n : TOML_CHUNK;
-		struct toml_chunk *nc = malloc(sizeof(*nc) + cap);
-		if (!nc)
-			return NULL;
-		nc->used = 0;
-		nc->cap = cap;
-		/* A big block goes behind the current chunk so its free space stays usable. */
-		if (ch && n > TOML_CHUNK) {
-			nc->next = ch->next;
-			ch->next = nc;
-		} else {
-			nc->next = ch;
-			d->chunks = nc;
-		}
-		ch = nc;
-	}
-	void *p = ch->data + ch->used;
-	ch->used += n;
-	memset(p, 0, n);
-	return p;
-}
-
-static char *toml_memdup(struct toml_doc *d, const char *s, size_t n)
-{
-	char *p = toml_alloc(d, n + 1);
-	if (p) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
-}
-
-void toml_free(struct toml_doc *d)
-{
-	if (!d)
-		return;
-	struct toml_chunk *ch = d->chunks;
-	while (ch) {
-		struct toml_chunk *next = ch->next;
-		free(ch);
-		ch = next;
-	}
-	free(d);
-}
-
-struct toml_node *toml_root(struct toml_doc *d)
-{
-	return d->root;
-}
-
-/* ---- tables ---- */
-
-static size_t toml_hash(const char *k, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ull;
-	}
-	return (size_t)h;
-}
-
-static void toml_index_put(struct toml_node **index, size_t cap, struct toml_node *n)
-{
-	size_t i = toml_hash(n->key, n->key_len) & (cap - 1);
-	while (index[i])
-		i = (i + 1) & (cap - 1);
-	index[i] = n;
-}
-
-struct toml_node *toml_get(const struct toml_node *t, const char *key, size_t key_len)
-{
-	if (!t || t->kind != TOML_TABLE)
-		return NULL;
-	if (t->index) {
-		size_t i = toml_hash(key, key_len) & (t->index_cap - 1);
-		for (struct toml_node *n; (n = t->index[i]); i = (i + 1) & (t->index_cap - 1))
-			if (n->key_len == key_len && memcmp(n->key, key, key_len) == 0)
-				return n;
-		return NULL;
-	}
-	for (struct toml_node *n = t->first; n; n = n->next)
-		if (n->key_len == key_len && memcmp(n->key, key, key_len) == 0)
-			return n;
-	return NULL;
-}
-
-/* A new child of a table (key given) or an array (key NULL). NULL: out of memory. */
-static struct toml_node *toml_add(struct toml_doc *d, struct toml_node *parent, enum toml_kind kind,
-				  const char *key, size_t key_len)
-{
-	struct toml_node *n = toml_alloc(d, sizeof(*n));
-	if (!n)
-		return NULL;
-	n->kind = kind;
-	n->depth = parent->depth + 1;
-	if (key) {
-		n->key = toml_memdup(d, key, key_len);
-		if (!n->key)
-			return NULL;
-		n->key_len = key_len;
-	}
-	if (parent->last)
-		parent->last->next = n;
-	else
-		parent->first = n;
-	parent->last = n;
-	parent->count++;
-	if (key && parent->count > TOML_INDEX_MIN) {
-		if (!parent->index || parent->count * 2 > parent->index_cap) {
-			size_t cap = 32;
-			while (cap < parent->count * 4)
-				cap *= 2;
-			struct toml_node **index = toml_alloc(d, cap * sizeof(*index));
-			if (!index)
-				return NULL;
-			for (struct toml_node *c = parent->first; c; c = c->next)
-				toml_index_put(index, cap, c);
-			parent->index = index;
-			parent->index_cap = cap;
-		} else {
-			toml_index_put(parent->index, parent->index_cap, n);
-		}
-	}
-	return n;
-}
+#include "uri.h"
 
 /* ---- parser ---- */
 
@@ -366,17 +205,6 @@ static int toml_put_utf8(struct buf *b, uint32_t cp)
 	return buf_append(b, u, n);
 }
 
-static int toml_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* An escape after '\' in a basic string (P->p at the letter). */
 static int toml_escape(struct toml_parser *P)
 {
@@ -395,7 +223,7 @@ static int toml_escape(struct toml_parser *P)
 		size_t digits = c == 'u' ? 4 : 8;
 		uint32_t cp = 0;
 		for (size_t i = 1; i <= digits; i++) {
-			int v = toml_hexval(toml_peek(P, i));
+			int v = uri_hexval(toml_peek(P, i));
 			if (v < 0)
 				return toml_fail(P, "\\%c needs %zu hex digits", c, digits);
 			cp = cp << 4 | (uint32_t)v;
@@ -416,27 +244,76 @@ static int toml_escape(struct toml_parser *P)
 	return buf_append(&P->scratch, &ch, 1) < 0 ? toml_oom(P) : 0;
 }
 
+/* A quote of the string's kind at P->p: the end of the string (1), quotes
+ * that belong to a multi-line string's text (0), or -1 on error. */
+static int toml_string_quote(struct toml_parser *P, char q, bool multi)
+{
+	if (!multi) {
+		P->p++;
+		return 1;
+	}
+	size_t run = 0;
+	while (toml_peek(P, run) == q)
+		run++;
+	size_t kept = run >= 3 ? run - 3 : run;
+	if (run > 5)
+		return toml_fail(P, "too many quotes closing a multi-line string");
+	if (buf_append(&P->scratch, P->p, kept) < 0)
+		return toml_oom(P);
+	P->p += run;
+	return run >= 3;
+}
+
+/* In a multi-line basic string, after a '\': a line-ending backslash eats
+ * the newline and the blanks after it (true). False (P->p unchanged) when
+ * it is an escape. */
+static bool toml_string_line_end(struct toml_parser *P)
+{
+	const char *save = P->p;
+	toml_skip_ws(P);
+	if (!toml_at_newline(P)) {
+		P->p = save;
+		return false;
+	}
+	for (;;) {
+		toml_skip_ws(P);
+		size_t k = toml_at_newline(P);
+		if (!k)
+			return true;
+		P->p += k;
+		P->line++;
+	}
+}
+
+/* The opening quotes (P->p at the first): true for a multi-line string. */
+static int toml_string_open(struct toml_parser *P, char q, bool multiline_ok, bool *multi)
+{
+	*multi = toml_peek(P, 1) == q && toml_peek(P, 2) == q;
+	if (!*multi) {
+		P->p++;
+		return 0;
+	}
+	if (!multiline_ok)
+		return toml_fail(P, "a multi-line string cannot be a key");
+	P->p += 3;
+	size_t nl = toml_at_newline(P);	/* a newline right after the quotes is dropped */
+	if (nl) {
+		P->p += nl;
+		P->line++;
+	}
+	return 0;
+}
+
 /* A string of any of the four kinds (P->p at its first quote); the decoded
  * bytes are in P->scratch. multiline_ok: not a key. */
 static int toml_string(struct toml_parser *P, bool multiline_ok)
 {
 	char q = *P->p;
-	bool basic = q == '"';
-	bool multi = toml_peek(P, 1) == q && toml_peek(P, 2) == q;
+	bool basic = q == '"', multi;
 	int start_line = P->line;
 	buf_reset(&P->scratch);
-	if (multi) {
-		if (!multiline_ok)
-			return toml_fail(P, "a multi-line string cannot be a key");
-		P->p += 3;
-		size_t nl = toml_at_newline(P);	/* a newline right after the quotes is dropped */
-		if (nl) {
-			P->p += nl;
-			P->line++;
-		}
-	} else {
-		P->p++;
-	}
+	if (toml_string_open(P, q, multiline_ok, &multi) < 0)
+		return -1;
 	for (;;) {
 		if (toml_eof(P)) {
 			P->line = start_line;
@@ -444,24 +321,9 @@ static int toml_string(struct toml_parser *P, bool multiline_ok)
 		}
 		int c = (unsigned char)*P->p;
 		if (c == q) {
-			if (!multi) {
-				P->p++;
-				return 0;
-			}
-			size_t run = 0;
-			while (toml_peek(P, run) == q)
-				run++;
-			if (run >= 3) {
-				if (run > 5)
-					return toml_fail(P, "too many quotes closing a multi-line string");
-				if (buf_append(&P->scratch, P->p, run - 3) < 0)
-					return toml_oom(P);
-				P->p += run;
-				return 0;
-			}
-			if (buf_append(&P->scratch, P->p, run) < 0)
-				return toml_oom(P);
-			P->p += run;
+			int r = toml_string_quote(P, q, multi);
+			if (r != 0)
+				return r < 0 ? -1 : 0;
 			continue;
 		}
 		size_t nl = toml_at_newline(P);
@@ -478,23 +340,8 @@ static int toml_string(struct toml_parser *P, bool multiline_ok)
 			return toml_fail(P, "control character 0x%02x in a string", (unsigned)c);
 		if (c == '\\' && basic) {
 			P->p++;
-			if (multi) {
-				/* A line-ending backslash eats the newline and the blanks after it. */
-				const char *save = P->p;
-				toml_skip_ws(P);
-				if (toml_at_newline(P)) {
-					for (;;) {
-						toml_skip_ws(P);
-						size_t k = toml_at_newline(P);
-						if (!k)
-							break;
-						P->p += k;
-						P->line++;
-					}
-					continue;
-				}
-				P->p = save;
-			}
+			if (multi && toml_string_line_end(P))
+				continue;
 			if (toml_escape(P) < 0)
 				return -1;
 			continue;
@@ -503,12 +350,6 @@ static int toml_string(struct toml_parser *P, bool multiline_ok)
 			return toml_oom(P);
 		P->p++;
 	}
-}
-
-static bool toml_is_bare(int c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-';
 }
 
 /* One key segment: bare, "basic" or 'literal'. */
@@ -577,7 +418,7 @@ static int toml_digits(const char *s, size_t n, int base, uint64_t *val, bool *o
 				return -1;
 			continue;
 		}
-		int d = toml_hexval((unsigned char)s[i]);
+		int d = uri_hexval((unsigned char)s[i]);
 		if (d < 0 || d >= base)
 			return -1;
 		if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
@@ -1100,407 +941,4 @@ fail:
 	buf_free(&P.scratch);
 	toml_free(P.d);
 	return NULL;
-}
-
-/* ---- lookup and selection ---- */
-
-struct toml_node *toml_lookup(struct toml_doc *d, const char *const *keys, size_t n)
-{
-	struct toml_node *t = d->root;
-	for (size_t i = 0; i < n && t; i++)
-		t = toml_get(t, keys[i], strlen(keys[i]));
-	return t;
-}
-
-bool toml_select(struct toml_doc *d, const char *const *keys, size_t n)
-{
-	if (n == 0 || !toml_lookup(d, keys, n))
-		return false;
-	struct toml_node *t = d->root;
-	for (size_t i = 0; i < n; i++) {
-		t->flags |= TOML_F_SEL_PATH;
-		t = toml_get(t, keys[i], strlen(keys[i]));
-	}
-	t->flags |= TOML_F_SEL_ALL;
-	return true;
-}
-
-/* ---- serialiser ---- */
-
-struct toml_ser {
-	struct buf out;
-	bool failed;
-	bool first;			/* nothing written yet that a header must follow */
-	const struct toml_node *path[TOML_MAX_DEPTH + 1];
-};
-
-static void toml_put(struct toml_ser *S, const char *s, size_t n)
-{
-	if (!S->failed && buf_append(&S->out, s, n) < 0)
-		S->failed = true;
-}
-
-static void toml_puts(struct toml_ser *S, const char *s)
-{
-	toml_put(S, s, strlen(s));
-}
-
-enum toml_style { TOML_ONELINE, TOML_ONELINE_TRIPLE, TOML_NEWLINE_TRIPLE };
-
-/* How the reference writer picks a string's form: literal when it holds a
- * backslash and a literal can carry it, multi-line when it holds a newline. */
-static void toml_infer_style(const char *s, size_t n, enum toml_style *style, bool *literal)
-{
-	enum toml_style ty = TOML_ONELINE;
-	int max_singles = 0, singles = 0;
-	bool prefer_literal = false, can_literal = true;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (can_literal) {
-			if (c == '\'') {
-				if (++singles >= 3)
-					can_literal = false;
-			} else {
-				if (singles > max_singles)
-					max_singles = singles;
-				singles = 0;
-			}
-		}
-		if (c == '\\') {
-			prefer_literal = true;
-		} else if (c == '\n') {
-			ty = TOML_NEWLINE_TRIPLE;
-		} else if (c != '\t' && (c < 0x20 || c == 0x7f)) {
-			can_literal = false;
-			break;
-		}
-	}
-	if (singles > 0 && n && s[n - 1] == '\'')
-		can_literal = false;
-	if (!prefer_literal)
-		can_literal = false;
-	if (can_literal) {
-		if (singles > max_singles)
-			max_singles = singles;
-		if (ty == TOML_ONELINE && max_singles >= 1)
-			ty = TOML_ONELINE_TRIPLE;
-	}
-	*style = ty;
-	*literal = can_literal;
-}
-
-static void toml_put_string(struct toml_ser *S, const char *s, size_t n, bool is_key)
-{
-	enum toml_style style;
-	bool literal;
-	toml_infer_style(s, n, &style, &literal);
-	if (is_key) {
-		/* Keys are single-line; a literal key cannot hold a quote. */
-		style = TOML_ONELINE;
-		if (memchr(s, '\'', n) || memchr(s, '\n', n))
-			literal = false;
-	}
-	if (literal) {
-		const char *q = style == TOML_ONELINE ? "'" : "'''";
-		toml_puts(S, q);
-		if (style == TOML_NEWLINE_TRIPLE)
-			toml_puts(S, "\n");
-		toml_put(S, s, n);
-		toml_puts(S, q);
-		return;
-	}
-	bool triple = style == TOML_NEWLINE_TRIPLE;
-	toml_puts(S, triple ? "\"\"\"\n" : "\"");
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		const char *esc = NULL;
-		char tmp[8];
-		switch (c) {
-		case '\b': esc = "\\b"; break;
-		case '\t': esc = "\\t"; break;
-		case '\n': esc = triple ? "\n" : "\\n"; break;
-		case '\f': esc = "\\f"; break;
-		case '\r': esc = "\\r"; break;
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				snprintf(tmp, sizeof(tmp), "\\u%04X", c);
-				esc = tmp;
-			}
-		}
-		if (!esc)
-			continue;
-		toml_put(S, s + run, i - run);
-		toml_puts(S, esc);
-		run = i + 1;
-	}
-	toml_put(S, s + run, n - run);
-	toml_puts(S, "\"");
-	if (triple)
-		toml_puts(S, "\"\"");
-}
-
-static void toml_put_key(struct toml_ser *S, const char *k, size_t n)
-{
-	bool bare = n > 0;
-	for (size_t i = 0; i < n && bare; i++)
-		bare = toml_is_bare((unsigned char)k[i]);
-	if (bare)
-		toml_put(S, k, n);
-	else
-		toml_put_string(S, k, n, true);
-}
-
-/* A float the way Rust prints an f64: shortest round-trip digits, no
- * exponent, ".0" on whole numbers. */
-static void toml_put_float(struct toml_ser *S, double v)
-{
-	if (isnan(v)) {
-		toml_puts(S, signbit(v) ? "-nan" : "nan");
-		return;
-	}
-	if (isinf(v)) {
-		toml_puts(S, v < 0 ? "-inf" : "inf");
-		return;
-	}
-	if (v == 0) {
-		toml_puts(S, signbit(v) ? "-0.0" : "0.0");
-		return;
-	}
-	char e[40];
-	for (int p = 1; p <= 17; p++) {
-		snprintf(e, sizeof(e), "%.*e", p - 1, v);
-		if (strtod(e, NULL) == v)
-			break;
-	}
-	/* e: [-]d[.ddd]e[+-]x */
-	char digits[24];
-	size_t nd = 0;
-	const char *q = e;
-	if (*q == '-') {
-		toml_puts(S, "-");
-		q++;
-	}
-	for (; *q && *q != 'e'; q++)
-		if (*q >= '0' && *q <= '9')
-			digits[nd++] = *q;
-	int exp10 = atoi(q + 1);
-	if (exp10 >= 0) {
-		size_t ilen = (size_t)exp10 + 1;
-		for (size_t i = 0; i < ilen; i++)
-			toml_put(S, i < nd ? &digits[i] : "0", 1);
-		toml_puts(S, ".");
-		if (ilen < nd)
-			toml_put(S, digits + ilen, nd - ilen);
-		else
-			toml_puts(S, "0");
-	} else {
-		toml_puts(S, "0.");
-		for (int i = 0; i < -exp10 - 1; i++)
-			toml_puts(S, "0");
-		toml_put(S, digits, nd);
-	}
-}
-
-static void toml_put_value(struct toml_ser *S, const struct toml_node *v)
-{
-	char tmp[32];
-	switch (v->kind) {
-	case TOML_STRING:
-		toml_put_string(S, v->str, v->str_len, false);
-		break;
-	case TOML_INTEGER:
-		snprintf(tmp, sizeof(tmp), "%lld", (long long)v->i);
-		toml_puts(S, tmp);
-		break;
-	case TOML_FLOAT:
-		toml_put_float(S, v->f);
-		break;
-	case TOML_BOOL:
-		toml_puts(S, v->b ? "true" : "false");
-		break;
-	case TOML_DATETIME:
-		toml_put(S, v->str, v->str_len);
-		break;
-	case TOML_ARRAY:
-		toml_puts(S, "[");
-		for (const struct toml_node *c = v->first; c; c = c->next) {
-			if (c != v->first)
-				toml_puts(S, ", ");
-			toml_put_value(S, c);
-		}
-		toml_puts(S, "]");
-		break;
-	case TOML_TABLE:
-		if (!v->first) {
-			toml_puts(S, "{}");
-			break;
-		}
-		toml_puts(S, "{ ");
-		for (const struct toml_node *c = v->first; c; c = c->next) {
-			if (c != v->first)
-				toml_puts(S, ", ");
-			toml_put_key(S, c->key, c->key_len);
-			toml_puts(S, " = ");
-			toml_put_value(S, c);
-		}
-		toml_puts(S, " }");
-		break;
-	}
-}
-
-/* An array the writer turns into [[sections]]: non-empty, all tables. */
-static bool toml_is_table_array(const struct toml_node *n)
-{
-	if (n->kind != TOML_ARRAY || !n->first)
-		return false;
-	for (const struct toml_node *c = n->first; c; c = c->next)
-		if (c->kind != TOML_TABLE)
-			return false;
-	return true;
-}
-
-static bool toml_included(const struct toml_node *c, bool all)
-{
-	return all || (c->flags & (TOML_F_SEL_PATH | TOML_F_SEL_ALL));
-}
-
-static bool toml_is_section(const struct toml_node *c)
-{
-	return c->kind == TOML_TABLE || toml_is_table_array(c);
-}
-
-static void toml_put_header(struct toml_ser *S, int depth, bool aot)
-{
-	if (!S->first)
-		toml_puts(S, "\n");
-	S->first = false;
-	toml_puts(S, aot ? "[[" : "[");
-	for (int i = 1; i <= depth; i++) {
-		if (i > 1)
-			toml_puts(S, ".");
-		toml_put_key(S, S->path[i]->key, S->path[i]->key_len);
-	}
-	toml_puts(S, aot ? "]]\n" : "]\n");
-}
-
-/* A table at path depth (S->path[1..depth] hold the keys). all: the whole
- * subtree, else only the selected parts. */
-static void toml_put_table(struct toml_ser *S, const struct toml_node *t, int depth, bool aot,
-			   bool all)
-{
-	all = all || (t->flags & TOML_F_SEL_ALL);
-	size_t values = 0, children = 0;
-	for (const struct toml_node *c = t->first; c; c = c->next) {
-		if (!toml_included(c, all))
-			continue;
-		children++;
-		if (!toml_is_section(c))
-			values++;
-	}
-	if (depth == 0) {
-		if (values)
-			S->first = false;
-	} else if (aot || values || !children) {
-		toml_put_header(S, depth, aot);
-	}
-	for (const struct toml_node *c = t->first; c; c = c->next) {
-		if (!toml_included(c, all) || toml_is_section(c))
-			continue;
-		toml_put_key(S, c->key, c->key_len);
-		toml_puts(S, " = ");
-		toml_put_value(S, c);
-		toml_puts(S, "\n");
-	}
-	for (const struct toml_node *c = t->first; c; c = c->next) {
-		if (!toml_included(c, all) || !toml_is_section(c))
-			continue;
-		S->path[depth + 1] = c;
-		bool call = all || (c->flags & TOML_F_SEL_ALL);
-		if (c->kind == TOML_TABLE) {
-			toml_put_table(S, c, depth + 1, false, call);
-		} else {
-			for (const struct toml_node *e = c->first; e; e = e->next)
-				toml_put_table(S, e, depth + 1, true, true);
-		}
-	}
-}
-
-char *toml_serialize(struct toml_doc *d, bool selected_only, size_t *len)
-{
-	struct toml_ser S = { .first = true };
-	toml_put_table(&S, d->root, 0, false, !selected_only);
-	toml_put(&S, "", 1);
-	if (S.failed) {
-		buf_free(&S.out);
-		return NULL;
-	}
-	*len = S.out.len - 1;
-	return S.out.data;
-}
-
-/* ---- files ---- */
-
-int toml_read_file(const char *path, size_t max_bytes, struct toml_doc **out,
-		   struct toml_error *err)
-{
-	*out = NULL;
-	err->line = 0;
-	err->msg[0] = '\0';
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		int e = errno;
-		snprintf(err->msg, sizeof(err->msg), "%s", strerror(e));
-		return -e;
-	}
-	struct stat st;
-	int ret = 0;
-	char *data = NULL;
-	size_t n = 0;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		snprintf(err->msg, sizeof(err->msg), "%s", strerror(-ret));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		snprintf(err->msg, sizeof(err->msg), "not a regular file");
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max_bytes)
-		goto too_big;
-	data = malloc(max_bytes + 1);
-	if (!data) {
-		ret = -ENOMEM;
-		snprintf(err->msg, sizeof(err->msg), "out of memory");
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, data + n, max_bytes + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			snprintf(err->msg, sizeof(err->msg), "%s", strerror(-ret));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max_bytes)
-			goto too_big;
-	}
-	*out = toml_parse(data, n, err);
-	if (!*out)
-		ret = -EINVAL;
-	goto out;
-too_big:
-	ret = -EFBIG;
-	snprintf(err->msg, sizeof(err->msg), "file is larger than %zu bytes", max_bytes);
-out:
-	free(data);
-	close(fd);
-	return ret;
 }
