@@ -1,11 +1,12 @@
 /* proto_int: the structs shared by conn.c, session.c and methods.c.
  *
- * The engine is reached through pr->ops (engine/ops.h) only: no loop.h,
+ * The engine is reached through pr->ops (engine/engine_ops.h) only: no loop.h,
  * no proc_*() call, so a test can hand proto a fake engine.
  */
 #ifndef RINGEXEC_PROTO_INT_H
 #define RINGEXEC_PROTO_INT_H
 
+#include <errno.h>		/* -errno values throughout proto/ */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,7 +15,7 @@
 #include "denied.h"
 #include "idmap.h"
 #include "jsonrpc.h"
-#include "ops.h"
+#include "engine_ops.h"
 #include "timer.h"
 #include "util.h"
 
@@ -42,7 +43,7 @@ static inline void dlist_del(struct dlist *n)
 #define WRITE_IDS_KEPT 4096
 
 struct proto {
-	const struct engine_ops *ops;	/* the engine, as a table (ops.h) */
+	const struct engine_ops *ops;	/* the engine, as a table (engine_ops.h) */
 	struct engine *eng;		/* its handle, passed to the table */
 	struct loop *loop;		/* fs.c's ring (ops->loop), NULL in a fake */
 	struct proto_config cfg;
