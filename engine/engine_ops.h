@@ -6,7 +6,10 @@
  * starts it, writes its stdin (close_stdin ends it), signals, resizes and
  * releases it, reads its state and its log, moves its delivered mark,
  * resumes its paused output, asks whether sandboxing can be had, and arms
- * and cancels the timers it embeds (timer.h). engine_ring_ops (engine_ops.c) is
+ * and cancels the timers it embeds (timer.h); for the fs methods, it
+ * reads whole files, watches directories and runs tasks through the ring
+ * (fileio.h), and has fs work done inside a policy's sandbox (sandbox.h).
+ * engine_ring_ops (engine_ops.c) is
  * the real table, on the ring; tests/fake/fake_engine.c is a scripted one,
  * so that conn, session and methods run whole with no ring and no child.
  *
@@ -24,13 +27,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fileio.h"
 #include "outlog.h"
 #include "proc.h"
 #include "timer.h"
 
 struct engine;
-struct loop;
 struct proc;
+struct sandbox;
+struct sandbox_policy;
 
 struct engine_ops {
 	/* -- a process's life (proc.h says what each one promises) -- */
@@ -80,10 +85,23 @@ struct engine_ops {
 	void (*timer_arm)(struct engine *eng, struct loop_timer *t, uint64_t ms);
 	void (*timer_cancel)(struct engine *eng, struct loop_timer *t);
 
-	/* The ring, for proto/fs.c's file reads and inotify watches until
-	 * that work moves behind this table (engine/fileio); NULL in a fake,
-	 * which does not run the fs methods. */
-	struct loop *(*loop)(struct engine *eng);
+	/* -- the fs methods' work (fileio.h and sandbox.h say what each
+	 * promises; a fake may answer -ENOSYS) -- */
+	int (*read_start)(struct engine *eng, int fd, size_t size_hint, size_t max,
+			  fileio_read_done *done, void *ctx, struct fileio_read **out);
+	void (*read_cancel)(struct fileio_read *r);
+	int (*watch_new)(struct engine *eng, struct fileio_watch **out);
+	int (*watch_dir)(struct fileio_watch *w, const char *dir);
+	void (*watch_start)(struct fileio_watch *w, fileio_watch_event *fn, void *ctx);
+	void (*watch_drop)(struct fileio_watch *w);
+	int (*task_new)(struct engine *eng, fileio_task_fn *fn, void *ctx, struct fileio_task **out);
+	void (*task_next)(struct fileio_task *t);
+	void (*task_free)(struct fileio_task *t);
+	/* A policy's template (built now if none is cached): 0 or -errno. */
+	int (*sandbox_get)(struct engine *eng, const struct sandbox_policy *policy,
+			   struct sandbox **out);
+	/* fn(arg) in a child that entered sb (sandbox.h): its return, or -errno. */
+	int (*sandbox_run)(struct engine *eng, struct sandbox *sb, int (*fn)(void *arg), void *arg);
 };
 
 /* The real table: eng is the struct engine of engine.h, procs are proc.h's. */

@@ -60,7 +60,6 @@ int proto_new(struct proto **out, const struct engine_ops *ops, struct engine *e
 		return -ENOMEM;
 	pr->ops = ops;
 	pr->eng = eng;
-	pr->loop = ops->loop ? ops->loop(eng) : NULL;
 	pr->cfg = *cfg;
 	idmap_init(&pr->sessions);
 	dlist_init(&pr->all_sessions);

@@ -45,7 +45,6 @@ static inline void dlist_del(struct dlist *n)
 struct proto {
 	const struct engine_ops *ops;	/* the engine, as a table (engine_ops.h) */
 	struct engine *eng;		/* its handle, passed to the table */
-	struct loop *loop;		/* fs.c's ring (ops->loop), NULL in a fake */
 	struct proto_config cfg;
 	struct idmap sessions;		/* sessionId -> struct session */
 	struct dlist all_sessions;	/* the same sessions, for shutdown */

@@ -16,7 +16,6 @@
 
 #include "b64.h"
 #include "envinfo.h"
-#include "fileio.h"
 #include "params.h"
 
 /* A path and a followSymlinks flag: what getMetadata and readFile take. */
@@ -135,7 +134,8 @@ static void fs_read_start(struct fs_call *k, int fd, uint64_t size)
 	}
 	r->call = (struct fs_call){ .c = k->c, .id = &r->id };
 	size_t hint = size < FS_READ_MAX ? (size_t)size : FS_READ_MAX;
-	if (fileio_read_start(k->c->pr->eng, fd, hint, FS_READ_MAX, fs_read_done, r, &r->io) < 0) {
+	if (k->c->pr->ops->read_start(k->c->pr->eng, fd, hint, FS_READ_MAX, fs_read_done, r,
+				      &r->io) < 0) {
 		rpc_id_free(&r->id);
 		free(r);
 		return fs_reply_oom(k);
@@ -147,7 +147,7 @@ void fs_reads_cancel(struct fs_conn *fc)
 {
 	while (!dlist_empty(&fc->reads)) {
 		struct fs_read *r = container_of(fc->reads.next, struct fs_read, link);
-		fileio_read_cancel(r->io);
+		fc->c->pr->ops->read_cancel(r->io);
 		fs_read_free(r);
 	}
 }

@@ -18,10 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "fileio.h"
 #include "params.h"
-#include "sandbox.h"
 #include "uri.h"
 
 /* ---- decode ---- */
@@ -129,10 +126,10 @@ static void fs_reply_unenforceable(struct fs_call *k)
 }
 
 /* sp's template (built now if the cache has none). 0 or -EOPNOTSUPP. */
-static int fs_template(struct engine *eng, struct sbpolicy *sp, struct sandbox **sb)
+static int fs_template(struct proto *pr, struct sbpolicy *sp, struct sandbox **sb)
 {
-	if (!engine_sandbox_available(eng, NULL) ||
-	    sandbox_get(engine_sandboxes(eng), &sp->policy, sb) < 0)
+	if (!pr->ops->sandbox_available(pr->eng, NULL) ||
+	    pr->ops->sandbox_get(pr->eng, &sp->policy, sb) < 0)
 		return -EOPNOTSUPP;
 	return 0;
 }
@@ -143,18 +140,18 @@ static int fs_template(struct engine *eng, struct sbpolicy *sp, struct sandbox *
  * is not there, and the child has no capability, so there is nothing to
  * check before the use. The child shares our memory and fds: what fn
  * leaves in arg (and the fds it opened) is ours when it returns. */
-int fs_run_confined(struct engine *eng, struct sbpolicy *sp, int (*fn)(void *arg), void *arg)
+int fs_run_confined(struct proto *pr, struct sbpolicy *sp, int (*fn)(void *arg), void *arg)
 {
 	if (!sp)
 		return fn(arg);
 	struct sandbox *sb;
-	int ret = fs_template(eng, sp, &sb);
-	return ret < 0 ? ret : sandbox_run(engine_sandboxes(eng), sb, fn, arg);
+	int ret = fs_template(pr, sp, &sb);
+	return ret < 0 ? ret : pr->ops->sandbox_run(pr->eng, sb, fn, arg);
 }
 
 int fs_run(struct fs_call *k, int (*fn)(void *arg), void *arg)
 {
-	int ret = fs_run_confined(k->c->pr->eng, k->sp, fn, arg);
+	int ret = fs_run_confined(k->c->pr, k->sp, fn, arg);
 	if (ret == -EOPNOTSUPP)
 		fs_reply_unenforceable(k);
 	else if (ret < 0)
@@ -208,7 +205,7 @@ void fs_dispatch(struct conn *c, const struct rpc_id *id, const json_t *params, 
 		fs_reply_oom(&k);
 	} else if (r < 0) {
 		fs_reply_unenforceable(&k);
-	} else if (fs_template(c->pr->eng, &sp, &sb) < 0) {
+	} else if (fs_template(c->pr, &sp, &sb) < 0) {
 		fs_reply_unenforceable(&k);
 	} else {
 		fn(&k, params);
@@ -248,7 +245,7 @@ struct fs_conn *fs_conn_of(struct conn *c)
 	if (c->fs)
 		return c->fs;
 	struct fs_conn *fc = calloc(1, sizeof(*fc));
-	if (!fc || fileio_task_new(c->pr->eng, fs_jobs_tick, fc, &fc->task) < 0) {
+	if (!fc || c->pr->ops->task_new(c->pr->eng, fs_jobs_tick, fc, &fc->task) < 0) {
 		free(fc);
 		return NULL;
 	}
@@ -266,7 +263,7 @@ void fs_conn_closed(struct conn *c)
 		return;
 	fs_reads_cancel(fc);
 	fs_jobs_free(fc);
-	fileio_task_free(fc->task);
+	c->pr->ops->task_free(fc->task);
 	free(fc);
 	c->fs = NULL;
 }

@@ -73,7 +73,7 @@ bool fs_gate(struct fs_call *k);
 int fs_run(struct fs_call *k, int (*fn)(void *arg), void *arg);
 /* The same with no one to answer: here when sp is NULL, else inside sp's
  * template. fn's result, -EOPNOTSUPP (no template), or -errno. */
-int fs_run_confined(struct engine *eng, struct sbpolicy *sp, int (*fn)(void *arg), void *arg);
+int fs_run_confined(struct proto *pr, struct sbpolicy *sp, int (*fn)(void *arg), void *arg);
 /* Move k's policy (if any) into *out (zeroed when none), for work that
  * outlives the request (jobs, watches); k is left without one. True when
  * there was one. */

@@ -16,7 +16,6 @@
 
 #include <stdlib.h>
 
-#include "fileio.h"
 
 static void fs_job_free(struct fs_job *j)
 {
@@ -116,7 +115,7 @@ static void fs_jobs_run(struct fs_conn *fc)
 	}
 	fc->running = false;
 	if (!dlist_empty(&fc->jobs))
-		fileio_task_next(fc->task);
+		fc->c->pr->ops->task_next(fc->task);
 	conn_check_recv(fc->c);
 }
 

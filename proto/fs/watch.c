@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
 #include "params.h"
 #include "uri.h"
 
@@ -34,7 +33,7 @@ static void fs_watch_free(struct fs_session *fss, struct fs_watch *w)
 {
 	dlist_del(&w->link);
 	fss->nwatches--;
-	fileio_watch_drop(w->io);
+	w->s->pr->ops->watch_drop(w->io);
 	for (size_t i = 0; i < w->nmissing; i++)
 		free(w->missing[i]);
 	free(w->missing);
@@ -50,7 +49,8 @@ void fs_watches_drop(struct fs_session *fss)
 
 /* Watch the deepest existing ancestor of each missing path. 0 or -errno.
  * Plain syscalls: runs inside the request's sandbox at registration. */
-static int fs_watch_ancestors(struct fileio_watch *io, char *const *missing, size_t n)
+static int fs_watch_ancestors(const struct engine_ops *ops, struct fileio_watch *io,
+			      char *const *missing, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char *p = strdup(missing[i]);
@@ -64,7 +64,7 @@ static int fs_watch_ancestors(struct fileio_watch *io, char *const *missing, siz
 				slash[1] = '\0';
 			else
 				*slash = '\0';
-			int r = fileio_watch_dir(io, p);
+			int r = ops->watch_dir(io, p);
 			if (r == 0 || r == -ENOTDIR || r == -EACCES || strcmp(p, "/") == 0)
 				break;
 			if (r != -ENOENT) {
@@ -110,7 +110,7 @@ static int fs_watch_relook(void *arg)
 	for (size_t i = 0; i < w->nmissing && !l->fire; i++)
 		l->fire = fs_op_exists(w->missing[i]);
 	if (!l->fire && (l->err == 0 || l->err == -EINTR || l->err == -EAGAIN))
-		l->r = fs_watch_ancestors(w->io, w->missing, w->nmissing);
+		l->r = fs_watch_ancestors(w->s->pr->ops, w->io, w->missing, w->nmissing);
 	return 0;
 }
 
@@ -118,7 +118,7 @@ static void fs_watch_event(void *ctx, int err)
 {
 	struct fs_watch *w = ctx;
 	struct fs_watch_look l = { .w = w, .err = err };
-	if (fs_run_confined(w->s->pr->eng, w->confined ? &w->sp : NULL, fs_watch_relook, &l) < 0)
+	if (fs_run_confined(w->s->pr, w->confined ? &w->sp : NULL, fs_watch_relook, &l) < 0)
 		return fs_watch_free(w->s->fs, w);	/* cannot look where it must: it ends */
 	if (l.fire)
 		fs_watch_notify(w);
@@ -135,6 +135,7 @@ struct fs_watch_req {
 	char *present;			/* or NULL */
 	bool watching;			/* execute: paths kept are missing, present exists */
 	struct fileio_watch *io;	/* execute 2: the ancestors to watch */
+	const struct engine_ops *ops;	/* ... through the engine's table */
 	int r;
 };
 
@@ -180,7 +181,7 @@ static int fs_watch_look(void *arg)
 static int fs_watch_add(void *arg)
 {
 	struct fs_watch_req *q = arg;
-	q->r = fs_watch_ancestors(q->io, q->paths, q->npaths);
+	q->r = fs_watch_ancestors(q->ops, q->io, q->paths, q->npaths);
 	return 0;
 }
 
@@ -214,14 +215,15 @@ static int fs_watch_register(struct fs_call *k, struct fs_session *fss, struct f
 		fs_reply_oom(k);
 		return -1;
 	}
-	int r = fileio_watch_new(k->c->pr->eng, &q->io);
+	const struct engine_ops *ops = q->ops = k->c->pr->ops;
+	int r = ops->watch_new(k->c->pr->eng, &q->io);
 	if (r == 0 && fs_run(k, fs_watch_add, q) < 0) {
-		fileio_watch_drop(q->io);	/* answered */
+		ops->watch_drop(q->io);	/* answered */
 		free(w);
 		return -1;
 	}
 	if (r == 0 && q->r < 0) {
-		fileio_watch_drop(q->io);
+		ops->watch_drop(q->io);
 		r = q->r;
 	}
 	if (r < 0) {
@@ -237,7 +239,7 @@ static int fs_watch_register(struct fs_call *k, struct fs_session *fss, struct f
 	fss->watch_ids[fss->nwatch_ids++] = w->watch_id;
 	dlist_add_tail(&fss->watches, &w->link);
 	fss->nwatches++;
-	fileio_watch_start(w->io, fs_watch_event, w);
+	ops->watch_start(w->io, fs_watch_event, w);
 	return 0;
 }
 
