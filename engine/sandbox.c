@@ -37,6 +37,7 @@
 #include "sandbox_int.h"
 #include "seccomp.h"
 #include "spawn.h"
+#include "util.h"
 
 /* sandbox_run's child runs ordinary (instrumented) code: a roomy stack. */
 #define SANDBOX_RUN_STACK (1024 * 1024)
@@ -181,7 +182,7 @@ static void sandbox_built(struct sandbox *sb)
 static void sandbox_build_done(struct loop_op *op, int res, uint32_t flags)
 {
 	(void)flags;
-	struct sandbox *sb = (struct sandbox *)((char *)op - offsetof(struct sandbox, build_op));
+	struct sandbox *sb = container_of(op, struct sandbox, build_op);
 	sb->build_inflight = false;
 	sb->inflight--;
 	if (!sb->job) {
@@ -398,13 +399,13 @@ static void sandbox_serve_all(struct sandbox_set *set)
 
 static void sandbox_serve_deferred(struct loop_defer *d)
 {
-	sandbox_serve_all((struct sandbox_set *)((char *)d - offsetof(struct sandbox_set, serve)));
+	sandbox_serve_all(container_of(d, struct sandbox_set, serve));
 }
 
 static void sandbox_efd_done(struct loop_op *op, int res, uint32_t flags)
 {
 	(void)flags;
-	struct sandbox_set *set = (struct sandbox_set *)((char *)op - offsetof(struct sandbox_set, efd_op));
+	struct sandbox_set *set = container_of(op, struct sandbox_set, efd_op);
 	set->efd_inflight = false;
 	if (res == -ECANCELED)
 		return;
@@ -472,7 +473,7 @@ struct spawn_spare **sandbox_spare(struct sandbox *sb)
 
 static void sandbox_refill(struct loop_timer *t)
 {
-	struct sandbox *sb = (struct sandbox *)((char *)t - offsetof(struct sandbox, refill));
+	struct sandbox *sb = container_of(t, struct sandbox, refill);
 	if (!sb->spare && sb->state == SB_READY && spawn_spare_new(&sb->sp, &sb->spare) < 0)
 		sb->spare = NULL;	/* the next spawn makes its own (and says why) */
 }
@@ -560,7 +561,7 @@ int sandbox_probe(const struct sandbox_config *cfg, char *why, size_t whylen)
 
 static void sandbox_idle(struct loop_timer *t)
 {
-	struct sandbox_set *set = (struct sandbox_set *)((char *)t - offsetof(struct sandbox_set, idle));
+	struct sandbox_set *set = container_of(t, struct sandbox_set, idle);
 	uint64_t now = loop_now_ms(set->loop);
 	for (struct sandbox *sb = set->list, *next; sb; sb = next) {
 		next = sb->next;

@@ -11,6 +11,7 @@
 #include "listen.h"
 
 #include "loop.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +30,6 @@
 #define LISTEN_BACKLOG 1024
 #define LISTEN_BACKOFF_MS 100
 
-#define listen_container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 struct listener {
 	struct loop *lp;
@@ -275,7 +275,7 @@ static void listen_on_error(struct listener *l, int res, bool more)
 
 static void listen_on_accept(struct loop_op *op, int res, uint32_t flags)
 {
-	struct listener *l = listen_container_of(op, struct listener, accept_op);
+	struct listener *l = container_of(op, struct listener, accept_op);
 	bool more = flags & IORING_CQE_F_MORE;
 	if (res >= 0)
 		listen_hand_over(l, res);
@@ -295,7 +295,7 @@ static void listen_on_accept(struct loop_op *op, int res, uint32_t flags)
 
 static void listen_on_backoff(struct loop_timer *t)
 {
-	struct listener *l = listen_container_of(t, struct listener, backoff);
+	struct listener *l = container_of(t, struct listener, backoff);
 	if (!l->accept_busy && !l->stopping)
 		listen_arm(l);
 }

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "log.h"
 #include "loop.h"
+#include "util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -20,7 +21,6 @@
 #define STDIO_READ_SIZE (64u << 10)	/* bytes asked of one read */
 #define STDIO_SPARE_CAP (1u << 20)	/* an idle output buffer above this is released */
 
-#define stdio_container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 struct stdio_conn {
 	struct loop *lp;
@@ -73,7 +73,7 @@ bool stdio_done(const struct stdio_conn *st)
 
 static void stdio_on_close_defer(struct loop_defer *d)
 {
-	struct stdio_conn *st = stdio_container_of(d, struct stdio_conn, close_defer);
+	struct stdio_conn *st = container_of(d, struct stdio_conn, close_defer);
 	if (st->closed_called)
 		return;
 	st->closed_called = true;
@@ -172,12 +172,12 @@ static void stdio_flush(struct stdio_conn *st)
 
 static void stdio_on_flush_defer(struct loop_defer *d)
 {
-	stdio_flush(stdio_container_of(d, struct stdio_conn, flush_defer));
+	stdio_flush(container_of(d, struct stdio_conn, flush_defer));
 }
 
 static void stdio_on_write(struct loop_op *op, int res, uint32_t flags)
 {
-	struct stdio_conn *st = stdio_container_of(op, struct stdio_conn, write_op);
+	struct stdio_conn *st = container_of(op, struct stdio_conn, write_op);
 	(void)flags;
 	st->write_busy = false;
 	if (st->write_polling) {
@@ -280,7 +280,7 @@ static int stdio_lines(struct stdio_conn *st)
 
 static void stdio_on_read(struct loop_op *op, int res, uint32_t flags)
 {
-	struct stdio_conn *st = stdio_container_of(op, struct stdio_conn, read_op);
+	struct stdio_conn *st = container_of(op, struct stdio_conn, read_op);
 	(void)flags;
 	st->read_busy = false;
 	if (st->closing)
