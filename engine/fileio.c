@@ -86,13 +86,6 @@ static struct fileio *fio_of(struct engine *eng)
 	return eng->fileio;
 }
 
-/* Ask the kernel to cancel op (its completion still comes). */
-static void fio_cancel_op(struct loop *lp, struct loop_op *op)
-{
-	struct io_uring_sqe *sqe = loop_sqe_noop(lp);
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-}
-
 /* ---- whole-file reads ---- */
 
 static void fio_read_free(struct fileio_read *r)
@@ -197,7 +190,7 @@ int fileio_read_start(struct engine *eng, int fd, size_t size_hint, size_t max,
 void fileio_read_cancel(struct fileio_read *r)
 {
 	r->done = NULL;
-	fio_cancel_op(r->fio->loop, &r->op);
+	loop_cancel(r->fio->loop, &r->op);
 }
 
 /* ---- inotify watches ---- */
@@ -272,7 +265,7 @@ void fileio_watch_drop(struct fileio_watch *w)
 	if (w->in_event)
 		return;			/* freed when fn returns */
 	if (w->inflight)
-		fio_cancel_op(w->fio->loop, &w->op);	/* freed on its completion */
+		loop_cancel(w->fio->loop, &w->op);	/* freed on its completion */
 	else
 		fio_watch_free(w);
 }

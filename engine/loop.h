@@ -51,6 +51,9 @@ void loop_free(struct loop *lp);
 struct io_uring_sqe *loop_sqe(struct loop *lp, struct loop_op *op);
 /* An SQE whose completion is ignored (user_data 0): cancels and the like. */
 struct io_uring_sqe *loop_sqe_noop(struct loop *lp);
+/* Ask the kernel to cancel op; its own completion still comes (with
+ * -ECANCELED, or its result if it finished first). */
+void loop_cancel(struct loop *lp, struct loop_op *op);
 
 /* Hand every prepared SQE to the kernel now (before running code in
  * another task that may prepare SQEs but must never submit them). */

@@ -197,12 +197,6 @@ static void listen_arm(struct listener *l)
 	l->accept_busy = true;
 }
 
-static void listen_cancel(struct listener *l)
-{
-	struct io_uring_sqe *sqe = loop_sqe_noop(l->lp);
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&l->accept_op, 0);
-}
-
 /* Remove our socket file, unless someone replaced it meanwhile. */
 static void listen_unlink(struct listener *l)
 {
@@ -255,7 +249,7 @@ static void listen_back_off(struct listener *l, int res, bool more)
 			strerror(-res), LISTEN_BACKOFF_MS);
 	}
 	if (more)
-		listen_cancel(l);
+		loop_cancel(l->lp, &l->accept_op);
 	loop_timer_arm(l->lp, &l->backoff, LISTEN_BACKOFF_MS);
 }
 
@@ -581,7 +575,7 @@ void listen_stop(struct listener *l)
 	listen_unlink(l);
 	loop_timer_cancel(l->lp, &l->backoff);
 	if (l->accept_busy)
-		listen_cancel(l);	/* freed by the op's last completion */
+		loop_cancel(l->lp, &l->accept_op);	/* freed by the op's last completion */
 	else
 		listen_free(l);
 }

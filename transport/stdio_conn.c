@@ -81,12 +81,6 @@ static void stdio_on_close_defer(struct loop_defer *d)
 		st->h->closed(st->user, st->err);
 }
 
-static void stdio_cancel(struct stdio_conn *st, struct loop_op *op)
-{
-	struct io_uring_sqe *sqe = loop_sqe_noop(st->lp);
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-}
-
 /* Stop reading; closed() comes at the top of the next loop turn. */
 static void stdio_begin_close(struct stdio_conn *st, int err)
 {
@@ -95,7 +89,7 @@ static void stdio_begin_close(struct stdio_conn *st, int err)
 	st->closing = true;
 	st->err = err;
 	if (st->read_busy)
-		stdio_cancel(st, &st->read_op);
+		loop_cancel(st->lp, &st->read_op);
 	/* st->in stays: a message() that called stdio_close() may still read it. */
 	loop_defer(st->lp, &st->close_defer);
 }

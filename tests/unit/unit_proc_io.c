@@ -82,6 +82,11 @@ struct io_uring_sqe *loop_sqe(struct loop *lp, struct loop_op *op)
 	return sqe;
 }
 
+void loop_cancel(struct loop *lp, struct loop_op *op)
+{
+	io_uring_prep_cancel64(loop_sqe_noop(lp), (uint64_t)(uintptr_t)op, 0);
+}
+
 void loop_flush(struct loop *lp)
 {
 	(void)lp;
