@@ -37,14 +37,16 @@ def kids(pid):
 
 
 def wait_for(pred, what, timeout=DEADLINE):
-    """Poll pred() every 20 ms until it returns something true; fail at the deadline."""
+    """Poll pred() every 20 ms until it returns something true; fail at the deadline.
+    what: the text of the failure, or a function giving it then (a screen as it is
+    at the deadline, not as it was when the wait began)."""
     end = time.monotonic() + timeout
     while True:
         v = pred()
         if v:
             return v
         if time.monotonic() > end:
-            raise AssertionError('timed out waiting for ' + what)
+            raise AssertionError('timed out waiting for ' + (what() if callable(what) else what))
         time.sleep(0.02)
 
 
@@ -146,7 +148,7 @@ class Tmux:
 
     def wait_screen(self, pattern, what=None):
         return wait_for(lambda: re.search(pattern, self.screen(), re.M),
-                        (what or repr(pattern)) + ' on the screen:\n' + self.screen())
+                        lambda: (what or repr(pattern)) + ' on the screen:\n' + self.screen())
 
     def keys(self, *keys):
         self.tmux('send-keys', '-t', 't', *keys)
@@ -156,7 +158,7 @@ class Tmux:
         return open(p).read() if os.path.exists(p) else None
 
     def wait_file(self, name):
-        return wait_for(lambda: self.file(name), name + ' to be written (screen:\n' +
+        return wait_for(lambda: self.file(name), lambda: name + ' to be written (screen:\n' +
                         self.screen() + ')')
 
     def pane_pid(self):
@@ -366,6 +368,10 @@ def case_job_control():
         t.keys('fg', 'Enter')
         wait_for(lambda: raw_on(t.pane_tty()), 'raw mode again after fg')
         t.keys('C-c')  # a byte for the remote PTY now: its sleep gets SIGINT
+        # Type the next command only once ringexec is gone: while it runs in
+        # raw mode it would forward those keys to the remote PTY too.
+        wait_for(lambda: not os.path.exists(f'/proc/{pid}') or proc_state(pid) == 'Z',
+                 'ringexec -t to exit after Ctrl-C')
         t.keys('echo rc=$?', 'Enter')
         t.wait_screen(r'^rc=130$', 'status 130 from the remote PTY')
     finally:
