@@ -173,6 +173,14 @@ bool conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w)
 	return conn_send_buf(c, &c->pr->scratch) == 0;
 }
 
+void conn_reply_empty(struct conn *c, const struct rpc_id *id)
+{
+	struct jw w = conn_result_begin(c, id);
+	jw_obj_open(&w);
+	jw_obj_close(&w);
+	conn_result_end(c, id, &w);
+}
+
 bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family)
 {
 	if (c->phase == CONN_READY)

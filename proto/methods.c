@@ -649,10 +649,7 @@ static void method_process_signal(struct conn *c, const struct rpc_id *id, const
 			return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to signal process: %s",
 						strerror(-ret));
 	}
-	struct jw w = conn_result_begin(c, id);
-	jw_obj_open(&w);
-	jw_obj_close(&w);
-	conn_result_end(c, id, &w);
+	conn_reply_empty(c, id);
 }
 
 /* ---- process/resize ---- */
@@ -689,10 +686,7 @@ static void method_process_resize(struct conn *c, const struct rpc_id *id, const
 	if (ret < 0 && ret != -EBADF)
 		return conn_reply_error(c, id, RPC_INTERNAL_ERROR, "failed to resize: %s",
 					strerror(-ret));
-	struct jw w = conn_result_begin(c, id);
-	jw_obj_open(&w);
-	jw_obj_close(&w);
-	conn_result_end(c, id, &w);
+	conn_reply_empty(c, id);
 }
 
 /* ---- process/list ---- */

@@ -198,6 +198,8 @@ bool conn_gate(struct conn *c, const struct rpc_id *id, const char *family);
  * itself was queued. */
 struct jw conn_result_begin(struct conn *c, const struct rpc_id *id);
 bool conn_result_end(struct conn *c, const struct rpc_id *id, struct jw *w);
+/* The result `{}`. */
+void conn_reply_empty(struct conn *c, const struct rpc_id *id);
 /* Pause reading the client while its replies pile up above the send
  * high-water mark or its held writes exceed CONN_HELD_MAX; resume below. */
 void conn_check_recv(struct conn *c);

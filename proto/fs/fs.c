@@ -106,10 +106,7 @@ void fs_reply_oom(struct fs_call *k)
 
 void fs_reply_empty(struct fs_call *k)
 {
-	struct jw w = conn_result_begin(k->c, k->id);
-	jw_obj_open(&w);
-	jw_obj_close(&w);
-	conn_result_end(k->c, k->id, &w);
+	conn_reply_empty(k->c, k->id);
 }
 
 bool fs_gate(struct fs_call *k)
