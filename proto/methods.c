@@ -38,6 +38,18 @@ static const char *methods_show(const char *s, size_t len, char out[METHODS_SHOW
 	return pd_show(s, len, out, METHODS_SHOW_MAX);
 }
 
+/* The session's process pid, or NULL after answering that it has none. */
+static struct sess_proc *methods_known_process(struct conn *c, const struct rpc_id *id,
+					       const char *pid, size_t pid_len)
+{
+	char shown[METHODS_SHOW_MAX];
+	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
+	if (!sp)
+		conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
+				 methods_show(pid, pid_len, shown));
+	return sp;
+}
+
 
 /* ---- initialize ---- */
 
@@ -505,10 +517,9 @@ static void method_process_read(struct conn *c, const struct rpc_id *id, const j
 	if (!conn_gate(c, id, "exec"))
 		return;
 	char shown[METHODS_SHOW_MAX];
-	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
+	struct sess_proc *sp = methods_known_process(c, id, pid, pid_len);
 	if (!sp)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
-					methods_show(pid, pid_len, shown));
+		return;
 	if (session_ops(sp)->state(sp->proc) == PROC_STARTING)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process id %s is starting",
 					methods_show(pid, pid_len, shown));
@@ -675,10 +686,9 @@ static void method_process_resize(struct conn *c, const struct rpc_id *id, const
 	if (!conn_gate(c, id, "exec"))
 		return;
 	char shown[METHODS_SHOW_MAX];
-	struct sess_proc *sp = session_find(c->sess, pid, pid_len);
+	struct sess_proc *sp = methods_known_process(c, id, pid, pid_len);
 	if (!sp)
-		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "unknown process id %s",
-					methods_show(pid, pid_len, shown));
+		return;
 	int ret = session_ops(sp)->resize(sp->proc, (unsigned short)rows, (unsigned short)cols);
 	if (ret == -ENOTTY)
 		return conn_reply_error(c, id, RPC_INVALID_REQUEST, "process %s is not a tty",
